@@ -1,0 +1,146 @@
+"""The `postmortem` command line."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from collections.abc import Sequence
+from datetime import datetime
+from pathlib import Path
+
+from connectors.bundle import BundleError, load_bundle
+
+EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
+DEMO_BUNDLE = EXAMPLES / "bad-deploy-rollback"
+
+
+def _prefect_defaults() -> None:
+    """Quiet, local-friendly Prefect defaults, set before Prefect is imported (explicit settings win)."""
+    os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+    os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
+
+
+def _parse_now(value: str) -> datetime:
+    ts = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    if ts.tzinfo is None:
+        raise argparse.ArgumentTypeError(f"--now {value!r} needs a UTC offset")
+    return ts
+
+
+def cmd_analyze(args: argparse.Namespace) -> int:
+    """Print the analysis document of a bundle (publishes nothing)."""
+    from postmortem.settings import get_settings
+    from postmortem.store import open_store
+    from postmortem.summary import format_summary, summarize
+    from tasks.analyze import analyze
+
+    bundle = load_bundle(args.bundle)
+    history = []
+    if args.history:
+        with open_store(get_settings().db_url) as store:
+            history = store.past_incidents(exclude_id=bundle.incident.id)
+    analysis = analyze(bundle, history=history, now=args.now)
+    print(analysis.to_json() if args.json else format_summary(summarize(analysis)))
+    return 0
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    """Run the `postmortem` flow on a bundle and print the summary."""
+    bundle = load_bundle(args.bundle)  # structural errors exit 2 before any run starts
+    _prefect_defaults()
+    from flows.postmortem import postmortem
+    from postmortem.summary import format_summary
+
+    summary = postmortem(
+        incident_id=bundle.incident.id, bundle=str(Path(args.bundle).resolve()), rerun_reason=args.rerun_reason
+    )
+    print(json.dumps(summary, indent=2) if args.json else format_summary(summary))
+    return 0
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    """Run the flow on the bundled demo incident."""
+    print(f"Demo: running the postmortem flow on {DEMO_BUNDLE.relative_to(EXAMPLES.parent)}", flush=True)
+    args.bundle, args.rerun_reason = str(DEMO_BUNDLE), "demo"
+    return cmd_run(args)
+
+
+def cmd_db_upgrade(args: argparse.Namespace) -> int:
+    """Apply the store's migrations."""
+    from postmortem.settings import get_settings
+    from postmortem.store import open_store
+
+    with open_store(get_settings().db_url) as store:
+        store.upgrade()
+    print("database is at the latest migration")
+    return 0
+
+
+def cmd_audit_verify(args: argparse.Namespace) -> int:
+    """Check the audit log's hash chain; exit 1 when it was tampered with."""
+    from postmortem.settings import get_settings
+    from postmortem.store import open_store
+
+    with open_store(get_settings().db_url) as store:
+        result = store.verify_audit_log()
+    if result.ok:
+        print(f"audit log intact: {result.entries} entries")
+        return 0
+    print(f"audit log BROKEN ({result.entries} entries):", file=sys.stderr)
+    for problem in result.problems:
+        print(f"  {problem}", file=sys.stderr)
+    return 1
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of every subcommand."""
+    parser = argparse.ArgumentParser(prog="postmortem", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("analyze", help="analyse a bundle and print the result (publishes nothing)")
+    p.add_argument("bundle")
+    p.add_argument("--json", action="store_true", help="print the DESIGN 6.2 JSON document")
+    p.add_argument("--now", type=_parse_now, help="evaluate due dates against this time (ISO 8601)")
+    p.add_argument("--no-history", dest="history", action="store_false", help="skip similar-incident search")
+    p.set_defaults(func=cmd_analyze)
+
+    p = sub.add_parser("run", help="run the postmortem flow on a bundle")
+    p.add_argument("bundle")
+    p.add_argument("--rerun-reason")
+    p.add_argument("--json", action="store_true", help="print the summary as JSON")
+    p.set_defaults(func=cmd_run)
+
+    p = sub.add_parser("demo", help="run the flow on the bundled demo incident")
+    p.add_argument("--json", action="store_true", help="print the summary as JSON")
+    p.set_defaults(func=cmd_demo)
+
+    p = sub.add_parser("generate", help="write a generated incident bundle with its ground truth", add_help=False)
+    p.set_defaults(func=None)
+
+    db = sub.add_parser("db", help="store maintenance").add_subparsers(dest="db_command", required=True)
+    db.add_parser("upgrade", help="apply migrations").set_defaults(func=cmd_db_upgrade)
+
+    audit = sub.add_parser("audit-log", help="audit log").add_subparsers(dest="audit_command", required=True)
+    audit.add_parser("verify", help="verify the hash chain").set_defaults(func=cmd_audit_verify)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point: exit 0 on success, 2 on invalid input, 1 on other failures."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["generate"]:
+        from postmortem.generator.cli import main as generate_main
+
+        return generate_main(argv[1:])
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except BundleError as exc:
+        print(f"postmortem: invalid bundle: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())
