@@ -16,7 +16,7 @@ def postmortem(incident_id: str, bundle: str | None = None, rerun_reason: str | 
     """Turn one closed incident into a versioned postmortem, tickets and an audit record."""
     logger = get_run_logger()
     settings = get_settings()
-    if bundle is None:
+    if not bundle:
         raise ValueError(
             f"incident {incident_id}: no bundle given and no incident source is configured; "
             "pass `bundle=<path to an incident bundle>`"

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import time
+from collections.abc import Iterator, MutableMapping, Sequence
+from contextlib import contextmanager
 from datetime import UTC, datetime
 
 from pydantic import TypeAdapter
@@ -22,33 +24,49 @@ from tasks.timeline import build_timeline, compute_durations, key_moments
 _EVENTS = TypeAdapter(list[TimelineEvent])
 
 
+@contextmanager
+def _timed(sink: MutableMapping[str, float] | None, step: str) -> Iterator[None]:
+    start = time.perf_counter()
+    yield
+    if sink is not None:
+        sink[step] = sink.get(step, 0.0) + time.perf_counter() - start
+
+
 def analyze(
     bundle: Bundle,
     *,
     history: Sequence[PastIncident] = (),
     quality: Sequence[QualityResult] | None = None,
     now: datetime | None = None,
+    timings: MutableMapping[str, float] | None = None,
 ) -> Analysis:
-    """Validate, clean and analyse a bundle into the DESIGN 6.2 document."""
+    """Validate, clean and analyse a bundle into the DESIGN 6.2 document (step timings into `timings`)."""
     incident, topology = bundle.incident, bundle.topology
-    if quality is None:
-        quality = check_quality(bundle)
-    frames, quarantine = clean_frames(bundle.frames, incident)
-
-    metrics = detect_onsets(frames["metrics"], incident)
-    onset = overall_onset(metrics)
-    services = rank_services(metrics, topology, incident)
-    patterns = mine_log_patterns(frames["logs"], incident, onset)
-    attribution = correlate_changes(frames["deploys"], frames["commits"], incident, onset, services, topology)
-
-    timeline = build_timeline(incident, frames, metrics, patterns)
-    moments = key_moments(incident, frames, onset)
-    similar = find_similar(
-        incident,
-        [s.service for s in services[:3]] or incident.services,
-        [p.template for p in patterns[:20]],
-        history,
-    )
+    with _timed(timings, "quality"):
+        if quality is None:
+            quality = check_quality(bundle)
+    with _timed(timings, "clean"):
+        frames, quarantine = clean_frames(bundle.frames, incident)
+    with _timed(timings, "metrics"):
+        metrics = detect_onsets(frames["metrics"], incident)
+        onset = overall_onset(metrics)
+        services = rank_services(metrics, topology, incident)
+    with _timed(timings, "logs"):
+        patterns = mine_log_patterns(frames["logs"], incident, onset)
+    with _timed(timings, "changes"):
+        attribution = correlate_changes(frames["deploys"], frames["commits"], incident, onset, services, topology)
+    with _timed(timings, "timeline"):
+        timeline = build_timeline(incident, frames, metrics, patterns)
+        moments = key_moments(incident, frames, onset)
+        gaps = find_gaps(incident, frames, bundle.present, moments, topology)
+        events = _EVENTS.validate_python(timeline.astype(object).where(timeline.notna(), None).to_dict("records"))
+    with _timed(timings, "similar"):
+        similar = find_similar(
+            incident,
+            [s.service for s in services[:3]] or incident.services,
+            [p.template for p in patterns[:20]],
+            history,
+        )
     root_cause = RootCause(
         verdict=attribution.verdict,
         services=services,
@@ -61,14 +79,14 @@ def analyze(
     )
     return Analysis(
         incident=incident,
-        timeline=_EVENTS.validate_python(timeline.to_dict("records")),
+        timeline=events,
         moments=moments,
         durations=compute_durations(moments),
         onset=onset,
         root_cause=root_cause,
         similar_incidents=similar,
         data_quality=list(quality),
-        gaps=find_gaps(incident, frames, bundle.present, moments, topology),
+        gaps=gaps,
         remediation=gate_actions(bundle.actions, incident.id, now or datetime.now(UTC)),
         quarantine=quarantine,
     )
