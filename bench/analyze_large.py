@@ -39,9 +39,27 @@ def main() -> None:
         start = time.perf_counter()
         # in a child process, so that generation does not count in this process' peak memory
         subprocess.run(
-            [sys.executable, "-m", "postmortem.cli", "generate", str(args.out), "--scenario", args.scenario,
-             "--seed", "7", "--log-lines", str(args.log_lines), "--metric-series", str(args.metric_series),
-             "--points", str(args.points), "--commits", str(args.commits), "--deploys", str(args.deploys)],
+            [
+                sys.executable,
+                "-m",
+                "postmortem.cli",
+                "generate",
+                str(args.out),
+                "--scenario",
+                args.scenario,
+                "--seed",
+                "7",
+                "--log-lines",
+                str(args.log_lines),
+                "--metric-series",
+                str(args.metric_series),
+                "--points",
+                str(args.points),
+                "--commits",
+                str(args.commits),
+                "--deploys",
+                str(args.deploys),
+            ],
             check=True,
         )
         print(f"generate   {time.perf_counter() - start:7.2f} s  -> {args.out}")

@@ -16,16 +16,19 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import orjson
 import pandas as pd
+import pyarrow as pa
+import pyarrow.json as pa_json
 from pydantic import BaseModel, ValidationError
 
 from postmortem.model import (
     Action,
     Alert,
+    Change,
     ChatMessage,
     Commit,
-    Change,
     Incident,
     LogRecord,
     MetricPoint,
@@ -69,7 +72,11 @@ DATASETS: dict[str, DatasetSpec] = {
     for s in (
         DatasetSpec("alerts", "alerts.jsonl", Alert, ("id", "ts"), ("ts", "ends_at"), ("id",)),
         DatasetSpec(
-            "metrics", "metrics.csv", MetricPoint, ("ts", "service", "metric", "value"), ("ts",),
+            "metrics",
+            "metrics.csv",
+            MetricPoint,
+            ("ts", "service", "metric", "value"),
+            ("ts",),
             ("ts", "service", "metric"),
         ),
         DatasetSpec("logs", "logs.jsonl", LogRecord, ("ts",), ("ts",)),
@@ -201,33 +208,68 @@ def _describe(err: Mapping[str, Any], value: Any) -> str:
 
 def read_jsonl(file: Path, spec: DatasetSpec) -> pd.DataFrame:
     """Read one JSONL evidence file into a frame, checking required keys and timestamps."""
+    data = file.read_bytes()
+    frame = _read_jsonl_arrow(data, spec)
+    if frame is None:
+        frame = _read_jsonl_lines(data, spec)
+    if frame.empty:
+        return empty_frame(spec)
+    return _finish(frame, spec)
+
+
+def _read_jsonl_arrow(data: bytes, spec: DatasetSpec) -> pd.DataFrame | None:
+    """Fast path with pyarrow; None when the file needs the line-by-line reader (errors, blank lines)."""
+    lines = data.count(b"\n") + (0 if data.endswith(b"\n") or not data else 1)
+    if not data.strip():
+        return pd.DataFrame()
+    schema = pa.schema([(c, pa.string()) for c in spec.timestamps])
+    options = pa_json.ParseOptions(explicit_schema=schema, unexpected_field_behavior="infer")
+    try:
+        table = pa_json.read_json(pa.BufferReader(data), parse_options=options)
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        return None
+    if table.num_rows != lines:
+        return None
+    nested = [f.name for f in table.schema if pa.types.is_nested(f.type)]
+    frame = table.drop_columns(nested).to_pandas()
+    for name in nested:
+        frame[name] = table.column(name).to_pylist()
+    frame[LINE] = np.arange(1, len(frame) + 1)
+    return frame
+
+
+def _read_jsonl_lines(data: bytes, spec: DatasetSpec) -> pd.DataFrame:
+    """Line-by-line reader: tolerant of blank lines and mixed types, exact line numbers in errors."""
     rows: list[dict[str, Any]] = []
     lines: list[int] = []
     loads = orjson.loads
-    with file.open("rb") as fh:
-        for number, raw in enumerate(fh, start=1):
-            if not raw.strip():
-                continue
-            try:
-                obj = loads(raw)
-            except orjson.JSONDecodeError as exc:
-                raise BundleError(spec.file, number, None, f"not valid JSON: {exc}") from None
-            if not isinstance(obj, dict):
-                raise BundleError(spec.file, number, None, "expected a JSON object")
-            rows.append(obj)
-            lines.append(number)
-    if not rows:
-        return empty_frame(spec)
+    for number, raw in enumerate(data.splitlines(), start=1):
+        if not raw.strip():
+            continue
+        try:
+            obj = loads(raw)
+        except orjson.JSONDecodeError as exc:
+            raise BundleError(
+                spec.file, number, None, f"not valid JSON: {exc.msg} at column {exc.colno}"
+            ) from None
+        if not isinstance(obj, dict):
+            raise BundleError(spec.file, number, None, "expected a JSON object")
+        rows.append(obj)
+        lines.append(number)
     frame = pd.DataFrame.from_records(rows)
     frame[LINE] = lines
-    return _finish(frame, spec)
+    return frame
 
 
 def read_csv(file: Path, spec: DatasetSpec) -> pd.DataFrame:
     """Read the long-format metrics CSV into a frame."""
     try:
-        frame = pd.read_csv(file, dtype={"ts": "string", "service": "string", "metric": "string"},
-                            keep_default_na=True, engine="c")
+        frame = pd.read_csv(
+            file,
+            dtype={"ts": "string", "service": "string", "metric": "string"},
+            keep_default_na=True,
+            engine="c",
+        )
     except pd.errors.EmptyDataError:
         return empty_frame(spec)
     except (pd.errors.ParserError, UnicodeDecodeError) as exc:
@@ -284,19 +326,26 @@ def parse_timestamps(frame: pd.DataFrame, col: str, file: str) -> pd.Series:
     is_str = text.map(type).eq(str) if text.dtype == object else pd.Series(True, index=text.index)
     if not is_str.all():
         idx = is_str.idxmin()
-        raise BundleError(file, int(frame.loc[idx, LINE]), col, f"timestamp {raw[idx]!r} is not an ISO 8601 string")
+        raise BundleError(
+            file, int(frame.loc[idx, LINE]), col, f"timestamp {raw[idx]!r} is not an ISO 8601 string"
+        )
     text = text.astype("string")
     naive = ~text.str.contains(_OFFSET_RE, regex=True)
     if naive.any():
         idx = naive.idxmax()
         raise BundleError(
-            file, int(frame.loc[idx, LINE]), col, f"timestamp {raw[idx]!r} has no UTC offset (add Z or +hh:mm)"
+            file,
+            int(frame.loc[idx, LINE]),
+            col,
+            f"timestamp {raw[idx]!r} has no UTC offset (add Z or +hh:mm)",
         )
     parsed = pd.to_datetime(text, utc=True, format="ISO8601", errors="coerce")
     bad = parsed.isna()
     if bad.any():
         idx = bad.idxmax()
-        raise BundleError(file, int(frame.loc[idx, LINE]), col, f"timestamp {raw[idx]!r} is not valid ISO 8601")
+        raise BundleError(
+            file, int(frame.loc[idx, LINE]), col, f"timestamp {raw[idx]!r} is not valid ISO 8601"
+        )
     return parsed.reindex(frame.index).astype("datetime64[ns, UTC]")
 
 
@@ -309,8 +358,12 @@ def read_topology(file: Path) -> Topology:
         raise BundleError(file.name, exc.lineno, None, f"not valid JSON: {exc.msg}") from None
     services = data.get("services") if isinstance(data, dict) else None
     if not isinstance(services, dict) or not all(isinstance(v, list) for v in services.values()):
-        raise BundleError(file.name, _key_line(text, "services") or 1, "services",
-                          'expected {"services": {"<service>": ["<callee>", ...]}}')
+        raise BundleError(
+            file.name,
+            _key_line(text, "services") or 1,
+            "services",
+            'expected {"services": {"<service>": ["<callee>", ...]}}',
+        )
     return Topology(services={str(k): [str(x) for x in v] for k, v in services.items()})
 
 
@@ -324,7 +377,9 @@ def read_actions(file: Path) -> list[Action]:
             try:
                 obj = orjson.loads(raw)
             except orjson.JSONDecodeError as exc:
-                raise BundleError(file.name, number, None, f"not valid JSON: {exc}") from None
+                raise BundleError(
+                    file.name, number, None, f"not valid JSON: {exc.msg} at column {exc.colno}"
+                ) from None
             if not isinstance(obj, dict):
                 raise BundleError(file.name, number, None, "expected a JSON object")
             if not obj.get("title"):

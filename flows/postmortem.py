@@ -12,7 +12,9 @@ from tasks import pipeline
 
 
 @flow(name="postmortem")
-def postmortem(incident_id: str, bundle: str | None = None, rerun_reason: str | None = None) -> dict[str, Any]:
+def postmortem(
+    incident_id: str, bundle: str | None = None, rerun_reason: str | None = None
+) -> dict[str, Any]:
     """Turn one closed incident into a versioned postmortem, tickets and an audit record."""
     logger = get_run_logger()
     settings = get_settings()

@@ -54,7 +54,9 @@ def cmd_run(args: argparse.Namespace) -> int:
     from postmortem.summary import format_summary
 
     summary = postmortem(
-        incident_id=bundle.incident.id, bundle=str(Path(args.bundle).resolve()), rerun_reason=args.rerun_reason
+        incident_id=bundle.incident.id,
+        bundle=str(Path(args.bundle).resolve()),
+        rerun_reason=args.rerun_reason,
     )
     print(json.dumps(summary, indent=2) if args.json else format_summary(summary))
     return 0
@@ -116,7 +118,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="print the summary as JSON")
     p.set_defaults(func=cmd_demo)
 
-    p = sub.add_parser("generate", help="write a generated incident bundle with its ground truth", add_help=False)
+    p = sub.add_parser(
+        "generate", help="write a generated incident bundle with its ground truth", add_help=False
+    )
     p.set_defaults(func=None)
 
     db = sub.add_parser("db", help="store maintenance").add_subparsers(dest="db_command", required=True)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from typing import Any, Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator
@@ -22,7 +22,7 @@ Role = Literal["primary", "contributory"]
 
 def _utc(value: datetime | None) -> datetime | None:
     """Normalise an aware datetime to UTC."""
-    return value.astimezone(timezone.utc) if value is not None else None
+    return value.astimezone(UTC) if value is not None else None
 
 
 class Record(BaseModel):

@@ -15,12 +15,24 @@ def top_candidate(analysis: Analysis) -> dict[str, Any] | None:
     rc = analysis.root_cause
     if rc.changes and rc.changes[0].role == "primary":
         c = rc.changes[0]
-        return {"type": "change", "id": c.id, "kind": c.kind, "service": c.service,
-                "score": round(c.score, 3), "confidence": c.confidence}
+        return {
+            "type": "change",
+            "id": c.id,
+            "kind": c.kind,
+            "service": c.service,
+            "score": round(c.score, 3),
+            "confidence": c.confidence,
+        }
     if rc.services:
         s = rc.services[0]
-        return {"type": "service", "id": s.service, "kind": "no change implicated", "service": s.service,
-                "score": round(s.score, 3), "confidence": None}
+        return {
+            "type": "service",
+            "id": s.service,
+            "kind": "no change implicated",
+            "service": s.service,
+            "score": round(s.score, 3),
+            "confidence": None,
+        }
     return None
 
 
@@ -61,14 +73,18 @@ def format_summary(summary: dict[str, Any]) -> str:
             f"(score {top['score']}, confidence {top['confidence']})"
         )
     else:
-        lines.append(f"Root cause no change implicated; origin service {top['service']} (score {top['score']})")
-    durs = ", ".join(
-        f"{k.replace('time_to_', 'to ')} {_human(v)}" for k, v in summary["durations"].items()
-    )
+        lines.append(
+            f"Root cause no change implicated; origin service {top['service']} (score {top['score']})"
+        )
+    durs = ", ".join(f"{k.replace('time_to_', 'to ')} {_human(v)}" for k, v in summary["durations"].items())
     lines.append(f"Durations  {durs}")
-    lines.append(f"Actions    {summary['actions_passed']} passed the gate, {summary['actions_failed']} failed")
+    lines.append(
+        f"Actions    {summary['actions_passed']} passed the gate, {summary['actions_failed']} failed"
+    )
     if summary["data_quality_failures"]:
-        lines.append(f"Evidence   {summary['data_quality_failures']} data-quality checks failed (see caveats)")
+        lines.append(
+            f"Evidence   {summary['data_quality_failures']} data-quality checks failed (see caveats)"
+        )
     if "tickets" in summary:
         lines.append(
             f"Tickets    {summary['tickets_created']} created, {len(summary['tickets'])} in total"

@@ -54,12 +54,16 @@ def analyze(
     with _timed(timings, "logs"):
         patterns = mine_log_patterns(frames["logs"], incident, onset)
     with _timed(timings, "changes"):
-        attribution = correlate_changes(frames["deploys"], frames["commits"], incident, onset, services, topology)
+        attribution = correlate_changes(
+            frames["deploys"], frames["commits"], incident, onset, services, topology
+        )
     with _timed(timings, "timeline"):
         timeline = build_timeline(incident, frames, metrics, patterns)
         moments = key_moments(incident, frames, onset)
         gaps = find_gaps(incident, frames, bundle.present, moments, topology)
-        events = _EVENTS.validate_python(timeline.astype(object).where(timeline.notna(), None).to_dict("records"))
+        events = _EVENTS.validate_python(
+            timeline.astype(object).where(timeline.notna(), None).to_dict("records")
+        )
     with _timed(timings, "similar"):
         similar = find_similar(
             incident,

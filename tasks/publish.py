@@ -9,10 +9,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from reports.render import render_reports
+
 from connectors.bundle import Bundle
 from postmortem.model import Analysis, ReportVersion
 from postmortem.store import Store
-from reports.render import render_reports
 from tasks.timeline import DURATION_DEFINITIONS
 
 ACTOR = "postmortem-flow"
@@ -98,9 +99,7 @@ def publish_reports(
             created_at=now,
         )
     )
-    store.append_audit(
-        ACTOR, "report.published", incident_id, {"version": version, "content_hash": digest}
-    )
+    store.append_audit(ACTOR, "report.published", incident_id, {"version": version, "content_hash": digest})
     return Published(version, folder, True, paths, list(tickets))
 
 

@@ -14,8 +14,16 @@ from tests.conftest import EXAMPLES
 EXAMPLE_DIRS = sorted(p for p in EXAMPLES.iterdir() if (p / "incident.json").exists())
 NOW = "2026-12-01T00:00:00Z"
 KEYS_6_2 = {
-    "incident", "timeline", "moments", "durations", "onset", "root_cause", "similar_incidents",
-    "data_quality", "gaps", "remediation",
+    "incident",
+    "timeline",
+    "moments",
+    "durations",
+    "onset",
+    "root_cause",
+    "similar_incidents",
+    "data_quality",
+    "gaps",
+    "remediation",
 }
 
 
@@ -35,7 +43,7 @@ def test_there_are_at_least_four_examples() -> None:
 def test_analyze_json_document_matches_ground_truth(bundle: Path, capsys) -> None:
     doc = analyze_json(bundle, capsys)
     truth = json.loads((bundle / "ground_truth.json").read_text())
-    assert KEYS_6_2 <= doc.keys()
+    assert doc.keys() >= KEYS_6_2
     assert {"services", "changes", "metrics", "log_patterns"} <= doc["root_cause"].keys()
     stamps = [e["ts"] for e in doc["timeline"]]
     assert stamps == sorted(stamps) and len(stamps) > 20
@@ -69,19 +77,31 @@ def _rewrite_line(file: Path, number: int, text: str) -> None:
 
 STRUCTURAL = {
     "no incident.json": (lambda b: (b / "incident.json").unlink(), "incident.json", None, None),
-    "broken JSON line": (lambda b: _rewrite_line(b / "alerts.jsonl", 3, '{"id": "x", "ts": '), "alerts.jsonl", 3, None),
+    "broken JSON line": (
+        lambda b: _rewrite_line(b / "alerts.jsonl", 3, '{"id": "x", "ts": '),
+        "alerts.jsonl",
+        3,
+        None,
+    ),
     "missing ts": (
-        lambda b: _rewrite_line(b / "deploys.jsonl", 2, '{"id": "d-x", "service": "api"}'), "deploys.jsonl", 2, "ts"
+        lambda b: _rewrite_line(b / "deploys.jsonl", 2, '{"id": "d-x", "service": "api"}'),
+        "deploys.jsonl",
+        2,
+        "ts",
     ),
     "naive timestamp": (
         lambda b: _rewrite_line(b / "chat.jsonl", 5, '{"ts": "2026-03-02T10:00:00", "text": "hi"}'),
-        "chat.jsonl", 5, "ts",
+        "chat.jsonl",
+        5,
+        "ts",
     ),
     "unknown severity": (
         lambda b: (b / "incident.json").write_text(
             (b / "incident.json").read_text().replace('"severity": "SEV', '"severity": "P')
         ),
-        "incident.json", None, "severity",
+        "incident.json",
+        None,
+        "severity",
     ),
 }
 

@@ -10,7 +10,11 @@ from pathlib import Path
 
 def _demo(cwd: Path, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "postmortem.cli", "demo"], cwd=cwd, env=env, capture_output=True, text=True,
+        [sys.executable, "-m", "postmortem.cli", "demo"],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
         timeout=240,
     )
 

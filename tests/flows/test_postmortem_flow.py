@@ -43,8 +43,17 @@ def test_flow_publishes_reports_artifacts_tickets_and_reruns_idempotently(
     assert md.parent.name == "v1" and md.is_file() and html.is_file()
     assert md.is_relative_to(data_dir)
     sections = _headings(md.read_text(), "## ")
-    order = ["Summary", "Impact", "Root Causes", "Trigger", "Resolution", "Detection", "Action Items",
-             "Lessons Learned", "Timeline"]
+    order = [
+        "Summary",
+        "Impact",
+        "Root Causes",
+        "Trigger",
+        "Resolution",
+        "Detection",
+        "Action Items",
+        "Lessons Learned",
+        "Timeline",
+    ]
     positions = [next(i for i, h in enumerate(sections) if h.startswith(name)) for name in order]
     assert positions == sorted(positions)
     assert first["tickets_created"] == first["actions_passed"] > 0
@@ -62,7 +71,9 @@ def test_flow_publishes_reports_artifacts_tickets_and_reruns_idempotently(
     assert again["tickets_created"] == 0 and sorted(again["tickets"]) == sorted(first["tickets"])
 
     with (bundle / "chat.jsonl").open("a") as fh:
-        fh.write(json.dumps({"ts": "2026-01-01T00:00:00Z", "channel": "#inc", "user": "sre", "text": "late note"}))
+        fh.write(
+            json.dumps({"ts": "2026-01-01T00:00:00Z", "channel": "#inc", "user": "sre", "text": "late note"})
+        )
         fh.write("\n")
     changed = postmortem(incident_id=incident_id, bundle=str(bundle), rerun_reason="evidence changed")
     assert changed["report_version"] == 2 and changed["new_report_version"]
