@@ -264,24 +264,19 @@ def _read_jsonl_lines(data: bytes, spec: DatasetSpec) -> pd.DataFrame:
 def read_csv(file: Path, spec: DatasetSpec) -> pd.DataFrame:
     """Read the long-format metrics CSV into a frame."""
     try:
-        frame = pd.read_csv(
-            file,
-            dtype={"ts": "string", "service": "string", "metric": "string"},
-            keep_default_na=True,
-            engine="c",
-        )
+        frame = pd.read_csv(file, dtype="string", keep_default_na=False, na_values=[""], engine="c")
     except pd.errors.EmptyDataError:
         return empty_frame(spec)
     except (pd.errors.ParserError, UnicodeDecodeError) as exc:
         raise BundleError(spec.file, _csv_error_line(file, exc), None, f"malformed CSV: {exc}") from None
-    missing = [c for c in spec.required if c not in frame.columns]
+    missing = [c for c in spec.columns if c not in frame.columns]
     if missing:
         raise BundleError(spec.file, 1, missing[0], "required column is missing from the header")
     frame[LINE] = range(2, len(frame) + 2)
     frame = _finish(frame, spec)
     raw_value = frame["value"]
     frame["value"] = pd.to_numeric(raw_value, errors="coerce").astype("float64")
-    bad = frame["value"].isna() & raw_value.notna()
+    bad = frame["value"].isna() & raw_value.notna() & (raw_value.str.lower() != "nan")
     if bad.any():
         frame["value_raw"] = raw_value.where(bad).astype("string")
     return frame
