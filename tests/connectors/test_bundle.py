@@ -53,7 +53,10 @@ def test_round_trip_keeps_unknown_fields_and_converts_offsets_to_utc(tmp_path: P
 
 
 def test_blank_lines_and_mixed_types_use_exact_line_numbers(tmp_path: Path) -> None:
-    text = '{"id":"a1","ts":"2026-03-02T10:05:00Z","labels":{"a":1}}\n\n{"id":"a2","ts":"2026-03-02T10:06:00Z","labels":{"a":"x"}}\n'
+    text = (
+        '{"id":"a1","ts":"2026-03-02T10:05:00Z","labels":{"a":1}}\n\n'
+        '{"id":"a2","ts":"2026-03-02T10:06:00Z","labels":{"a":"x"}}\n'
+    )
     bundle = load_bundle(_bundle(tmp_path, alerts_jsonl=text))
     assert list(bundle.frames["alerts"]["_line"]) == [1, 3]
 
@@ -82,7 +85,8 @@ def test_blank_lines_and_mixed_types_use_exact_line_numbers(tmp_path: Path) -> N
         ({"metrics_csv": "ts,service,value\n2026-03-02T10:00:00Z,api,1\n"}, "metrics.csv:1", "metric"),
         (
             {
-                "metrics_csv": "ts,service,metric,value\n2026-03-02T10:00:00Z,api,err,1\n2026-03-02T10:01:00,api,err,1\n"
+                "metrics_csv": "ts,service,metric,value\n2026-03-02T10:00:00Z,api,err,1\n"
+                "2026-03-02T10:01:00,api,err,1\n"
             },
             "metrics.csv:3",
             "ts",
