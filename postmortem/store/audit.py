@@ -66,23 +66,24 @@ def verify_chain(entries: Iterable[AuditEntry]) -> AuditVerification:
     for entry in rows:
         expected_seq = prev.seq + 1 if prev else 1
         if entry.seq > expected_seq:
-            missing = f"{expected_seq}" if entry.seq == expected_seq + 1 else f"{expected_seq}-{entry.seq - 1}"
+            missing = (
+                f"{expected_seq}" if entry.seq == expected_seq + 1 else f"{expected_seq}-{entry.seq - 1}"
+            )
             problems.append(f"seq {missing}: missing (deleted) before seq {entry.seq}")
         if _recomputed(entry) != entry.hash:
             problems.append(f"seq {entry.seq}: content changed (stored hash does not match the entry)")
         expected_prev = prev.hash if prev else GENESIS_HASH
         if entry.prev_hash != expected_prev:
             linked = seq_by_hash.get(entry.prev_hash)
-            if entry.prev_hash == GENESIS_HASH:
-                where = "the chain start"
-            elif linked is not None:
-                where = f"seq {linked}"
+            expected = f"seq {prev.seq}" if prev else "the chain start"
+            if linked is not None:
+                problems.append(f"seq {entry.seq}: reordered (follows seq {linked} instead of {expected})")
+            elif entry.prev_hash == GENESIS_HASH:
+                problems.append(f"seq {entry.seq}: reordered (follows the chain start instead of {expected})")
             else:
-                where = "an entry that is no longer in the log"
-            if linked is not None and linked >= entry.seq:
-                problems.append(f"seq {entry.seq}: reordered (its prev_hash is the hash of seq {linked})")
-            else:
-                problems.append(f"seq {entry.seq}: broken link (its prev_hash points to {where})")
+                problems.append(
+                    f"seq {entry.seq}: broken link (follows an entry that is no longer in the log)"
+                )
         if prev is not None and entry.ts < prev.ts:
             problems.append(f"seq {entry.seq}: reordered (timestamp earlier than seq {prev.seq})")
         prev = entry
