@@ -1,0 +1,7 @@
+"""Synthetic incident bundles with known ground truth: demos, tests, benchmarks and root-cause evaluation."""
+
+from postmortem.generator.generate import GROUND_TRUTH, generate_incident
+from postmortem.generator.scenarios import SCENARIOS, Scenario
+from postmortem.generator.truth import GroundTruth
+
+__all__ = ["GROUND_TRUTH", "SCENARIOS", "GroundTruth", "Scenario", "generate_incident"]
