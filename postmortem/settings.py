@@ -27,7 +27,7 @@ class Settings(BaseSettings):
     @property
     def reports_dir(self) -> Path:
         """Root folder of the versioned reports."""
-        return self.data_dir / "reports"
+        return (self.data_dir / "reports").resolve()
 
 
 @lru_cache(maxsize=1)

@@ -9,11 +9,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from reports.render import render_reports
-
 from connectors.bundle import Bundle
 from postmortem.model import Analysis, ReportVersion
 from postmortem.store import Store
+from reports.render import render_reports
 from tasks.timeline import DURATION_DEFINITIONS
 
 ACTOR = "postmortem-flow"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import shutil
+from datetime import datetime
 from pathlib import Path
 
 import pytest
@@ -45,7 +46,7 @@ def test_analyze_json_document_matches_ground_truth(bundle: Path, capsys) -> Non
     truth = json.loads((bundle / "ground_truth.json").read_text())
     assert doc.keys() >= KEYS_6_2
     assert {"services", "changes", "metrics", "log_patterns"} <= doc["root_cause"].keys()
-    stamps = [e["ts"] for e in doc["timeline"]]
+    stamps = [datetime.fromisoformat(e["ts"]) for e in doc["timeline"]]
     assert stamps == sorted(stamps) and len(stamps) > 20
     assert {e["source"] for e in doc["timeline"]} >= {"incident", "alerts", "deploys", "chat"}
     assert doc["durations"]["time_to_resolve"] > doc["durations"]["time_to_detect"] > 0
