@@ -61,7 +61,7 @@ def require_binary(name: str) -> str:
             return path
     reason = (
         f"`{' or '.join(names)}` is not on PATH: install the Debian package `{package}` "
-        f"(apt-get install {package}, or run .ci/install-observability.sh)"
+        f"(apt-get install {package}, or run .ci/install-packages.sh)"
     )
     if os.environ.get(SKIP_ENV) == "1":
         pytest.skip(f"{reason}; skipped because {SKIP_ENV}=1")

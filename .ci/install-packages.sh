@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Install Prometheus, promtool and Alertmanager (Debian packages) for the connector tests, only when missing.
+# Install the Debian packages the tests use, only when missing: Prometheus, promtool and Alertmanager
+# (connector tests), Chromium (HTML reports in a real browser) and git (VCS connector).
 # The tests start their own server processes on loopback ports: no service is started here.
 set -euo pipefail
 
@@ -7,6 +8,8 @@ missing=()
 command -v prometheus >/dev/null 2>&1 && command -v promtool >/dev/null 2>&1 || missing+=(prometheus)
 command -v prometheus-alertmanager >/dev/null 2>&1 || command -v alertmanager >/dev/null 2>&1 \
     || missing+=(prometheus-alertmanager)
+command -v chromium >/dev/null 2>&1 || missing+=(chromium)
+command -v git >/dev/null 2>&1 || missing+=(git)
 
 if [ "${#missing[@]}" -gt 0 ]; then
     export DEBIAN_FRONTEND=noninteractive
