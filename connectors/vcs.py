@@ -1,0 +1,136 @@
+"""Pieces the GitHub, GitLab and Argo CD connectors share: repository -> service mapping, vendor times.
+
+A repository has a default service; in a monorepo, path globs map the files a commit touches to
+services, configured as the git connector does: `services = { payments = ["services/payments/**"] }`
+(gitignore syntax, as in CODEOWNERS; a `!` line excludes). A file may belong to several services. A
+commit's services are those owning at least one of its files, most files first (ties keep the
+configured order); its service is the first of them, else the repository's.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Iterator
+from datetime import UTC, datetime
+from typing import Any
+
+import pathspec
+from pydantic import (
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    TypeAdapter,
+    ValidationError,
+    field_validator,
+)
+
+from connectors.base import RawPayload, Window
+from connectors.http import Page, PayloadError
+
+_TIMESTAMP = TypeAdapter(AwareDatetime)
+_SHA_RE = re.compile(r"^[0-9a-fA-F]{40}$|^[0-9a-fA-F]{64}$")
+
+
+class ServiceMapping(BaseModel):
+    """A repository's default service, branch, and path globs per service (monorepos)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    service: str | None = Field(None, description="service of the repository's commits and deploys")
+    branch: str | None = Field(
+        None, description="branch whose commits are read (default: the default branch)"
+    )
+    services: dict[str, list[str]] = Field(
+        default_factory=dict, description='service -> path globs, e.g. payments = ["services/payments/**"]'
+    )
+    _specs: list[tuple[str, pathspec.PathSpec]] = PrivateAttr(default_factory=list)
+
+    @field_validator("services")
+    @classmethod
+    def _globs(cls, services: dict[str, list[str]]) -> dict[str, list[str]]:
+        for service, globs in services.items():
+            if not service or not globs or not all(g.strip() for g in globs):
+                raise ValueError(f"service {service!r}: give a non-empty list of non-empty path globs")
+            try:
+                pathspec.PathSpec.from_lines("gitignore", globs)
+            except ValueError as exc:
+                raise ValueError(f"service {service!r}: bad path glob: {exc}") from None
+        return services
+
+    def model_post_init(self, context: Any) -> None:
+        """Compile the globs once."""
+        self._specs = [(s, pathspec.PathSpec.from_lines("gitignore", g)) for s, g in self.services.items()]
+
+    def services_of(self, files: Iterable[str]) -> list[str]:
+        """Services owning at least one of the files, most files first (ties in configured order)."""
+        paths = list(dict.fromkeys(files))
+        counts = [(sum(map(spec.match_file, paths)), i, s) for i, (s, spec) in enumerate(self._specs)]
+        return [s for n, _, s in sorted(counts, key=lambda c: (-c[0], c[1])) if n]
+
+
+def parse_time(value: Any, where: str) -> datetime | None:
+    """An ISO 8601 timestamp with an offset as aware UTC; None when absent; ValueError naming `where`."""
+    if value in (None, ""):
+        return None
+    try:
+        return _TIMESTAMP.validate_python(value).astimezone(UTC)
+    except ValidationError:
+        raise ValueError(f"{where}: {value!r} is not an ISO 8601 timestamp with an offset") from None
+
+
+def require_time(value: Any, where: str) -> datetime:
+    """Like parse_time, but a missing timestamp is an error too."""
+    ts = parse_time(value, where)
+    if ts is None:
+        raise ValueError(f"{where}: the timestamp is missing")
+    return ts
+
+
+def iso_z(ts: datetime) -> str:
+    """`2024-03-01T10:00:00Z`: the timestamp format the VCS APIs take in query parameters."""
+    return ts.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def is_sha(value: Any) -> bool:
+    """Whether the value is a full git object id (40 hex digits, or 64 for SHA-256 repositories)."""
+    return isinstance(value, str) and bool(_SHA_RE.match(value))
+
+
+def in_window(ts: datetime, window: Window) -> bool:
+    """Whether ts falls inside the half-open window [start, end)."""
+    return window.start <= ts < window.end
+
+
+def dig(item: Any, path: str) -> Any:
+    """`item["a"]["b"]` for path "a.b"; None when a level is missing or not an object."""
+    for key in path.split("."):
+        if not isinstance(item, dict):
+            return None
+        item = item.get(key)
+    return item
+
+
+def json_items(pages: Iterator[Page], raw: list[RawPayload]) -> Iterator[tuple[dict[str, Any], str]]:
+    """Each object of Link-paginated JSON lists with where it came from (`GET uri [i]`); raw pages kept."""
+    for body, payload in pages:
+        raw.append(payload)
+        if not isinstance(body, list):
+            raise PayloadError(
+                f"GET {payload.uri}: expected a JSON list, got {type(body).__name__}",
+                method="GET",
+                url=payload.uri,
+            )
+        for i, item in enumerate(body):
+            where = f"GET {payload.uri} [{i}]"
+            if not isinstance(item, dict):
+                raise PayloadError(f"{where}: expected an object", method="GET", url=payload.uri)
+            yield item, where
+
+
+def payload_error(exc: Exception, where: str) -> PayloadError:
+    """A PayloadError for a record the adapter could not read (`where` starts with `GET <uri>`)."""
+    url = where.split(" ", 2)[1] if where.startswith("GET ") else where
+    message = str(exc) if str(exc).startswith(where) else f"{where}: {exc}"
+    return PayloadError(message, method="GET", url=url)
