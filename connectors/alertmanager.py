@@ -11,12 +11,11 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
-from pydantic import AwareDatetime, Field, TypeAdapter, ValidationError, model_validator
-from requests.auth import AuthBase
+from pydantic import AwareDatetime, Field, TypeAdapter, ValidationError
 
 from connectors.base import Collected, Window
-from connectors.config import HttpConfig, SecretRef
-from connectors.http import BasicAuth, BearerAuth, HttpClient, PayloadError
+from connectors.config import BearerOrBasicAuthConfig
+from connectors.http import HttpClient, PayloadError
 from connectors.registry import ConnectorType
 from postmortem.model import Alert
 
@@ -29,7 +28,7 @@ _FNV_OFFSET, _FNV_PRIME, _MASK = 0xCBF29CE484222325, 0x100000001B3, 0xFFFFFFFFFF
 # ---------------------------------------------------------------- config
 
 
-class AlertmanagerConfig(HttpConfig):
+class AlertmanagerConfig(BearerOrBasicAuthConfig):
     """`type = "alertmanager"`: server URL, label mapping, filters and optional bearer or basic auth."""
 
     service_label: str = Field("service", description="label naming the service; `job` is the fallback")
@@ -39,25 +38,6 @@ class AlertmanagerConfig(HttpConfig):
     silenced: bool = Field(True, description="include silenced alerts")
     inhibited: bool = Field(True, description="include inhibited alerts")
     unprocessed: bool = Field(True, description="include alerts not yet processed by the routing tree")
-    bearer_token: SecretRef | None = Field(None, description="bearer token (secret reference)")
-    username: str | None = Field(None, description="basic auth user")
-    password: SecretRef | None = Field(None, description="basic auth password (secret reference)")
-
-    @model_validator(mode="after")
-    def _check_auth(self) -> AlertmanagerConfig:
-        if self.bearer_token is not None and (self.username or self.password):
-            raise ValueError("configure either bearer_token or username/password, not both")
-        if (self.username is None) != (self.password is None):
-            raise ValueError("basic auth needs both username and password")
-        return self
-
-    def auth(self) -> AuthBase | None:
-        """The request authentication these settings describe."""
-        if self.bearer_token is not None:
-            return BearerAuth(self.bearer_token)
-        if self.username is not None and self.password is not None:
-            return BasicAuth(self.username, self.password)
-        return None
 
     def params(self) -> dict[str, Any]:
         """Query parameters of GET /api/v2/alerts."""

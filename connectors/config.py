@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
-from typing import Annotated, Any, get_args
+from typing import Annotated, Any, Self, get_args
 
 from pydantic import (
     BaseModel,
@@ -29,7 +29,7 @@ from pydantic import (
 from pydantic_settings import BaseSettings, SettingsConfigDict, TomlConfigSettingsSource
 from requests.auth import AuthBase
 
-from connectors.http import HttpClient
+from connectors.http import BasicAuth, BearerAuth, HttpClient
 from connectors.redact import is_secret_param
 from connectors.registry import ConnectorType, connector_types
 from postmortem.model import Topology
@@ -194,6 +194,30 @@ class HttpConfig(BaseModel):
         return HttpClient(self.url, **{**options, **overrides})
 
 
+class BearerOrBasicAuthConfig(HttpConfig):
+    """HttpConfig plus optional bearer-token or basic authentication (Prometheus, Loki, Alertmanager)."""
+
+    bearer_token: SecretRef | None = Field(None, description="bearer token (secret reference)")
+    username: str | None = Field(None, description="basic auth user")
+    password: SecretRef | None = Field(None, description="basic auth password (secret reference)")
+
+    @model_validator(mode="after")
+    def _check_auth(self) -> Self:
+        if self.bearer_token is not None and (self.username or self.password):
+            raise ValueError("configure either bearer_token or username/password, not both")
+        if (self.username is None) != (self.password is None):
+            raise ValueError("basic auth needs both username and password")
+        return self
+
+    def auth(self) -> AuthBase | None:
+        """The request authentication these settings describe."""
+        if self.bearer_token is not None:
+            return BearerAuth(self.bearer_token)
+        if self.username is not None and self.password is not None:
+            return BasicAuth(self.username, self.password)
+        return None
+
+
 # ---------------------------------------------------------------- the file
 
 
@@ -239,6 +263,7 @@ class _Sources(BaseSettings):
     connectors: dict[str, dict[str, Any]] = Field(default_factory=dict)
     collect: dict[str, Any] = Field(default_factory=dict)
     topology: dict[str, Any] | None = None
+    quality: dict[str, Any] = Field(default_factory=dict)  # validated by tasks.quality.config
 
     @classmethod
     def settings_customise_sources(  # type: ignore[override]
@@ -361,7 +386,7 @@ def load_config(
             [
                 f"{file.name} [{'.'.join(str(p) for p in e['loc'])}]: "
                 + (
-                    "unknown table (known: connectors, collect, topology)"
+                    "unknown table (known: connectors, collect, topology, quality)"
                     if e["type"] == "extra_forbidden"
                     else e["msg"]
                 )

@@ -17,11 +17,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field, model_validator
-from requests.auth import AuthBase
 
 from connectors.base import Collected, RawPayload, Window
-from connectors.config import HttpConfig, SecretRef
-from connectors.http import BasicAuth, BearerAuth, HttpClient, HttpError, PayloadError
+from connectors.config import BearerOrBasicAuthConfig
+from connectors.http import HttpClient, HttpError, PayloadError
 from connectors.registry import ConnectorType
 from postmortem.model import LOG_LEVELS, LogRecord
 
@@ -69,7 +68,7 @@ class LogQuery(BaseModel):
     service: str | None = Field(None, description="service for streams carrying none of the labels")
 
 
-class LokiConfig(HttpConfig):
+class LokiConfig(BearerOrBasicAuthConfig):
     """`type = "loki"`: server URL, queries, page size, labels, tenant and optional bearer or basic auth."""
 
     queries: list[LogQuery] = Field(min_length=1, description="LogQL queries ([[...queries]] tables)")
@@ -80,30 +79,15 @@ class LokiConfig(HttpConfig):
     level_label: str = Field("level", description="label holding the level; `detected_level` follows")
     detect_level: bool = Field(True, description="find the level in the line when no label gives it")
     tenant: str | None = Field(None, min_length=1, description="tenant sent as the X-Scope-OrgID header")
-    bearer_token: SecretRef | None = Field(None, description="bearer token (secret reference)")
-    username: str | None = Field(None, description="basic auth user (e.g. a Grafana Cloud stack id)")
-    password: SecretRef | None = Field(None, description="basic auth password (secret reference)")
 
     @model_validator(mode="after")
     def _check(self) -> LokiConfig:
-        if self.bearer_token is not None and (self.username or self.password):
-            raise ValueError("configure either bearer_token or username/password, not both")
-        if (self.username is None) != (self.password is None):
-            raise ValueError("basic auth needs both username and password")
         names = Counter(q.name for q in self.queries)
         if dupes := sorted(n for n, c in names.items() if c > 1):
             raise ValueError(f"query names must be unique, repeated: {', '.join(dupes)}")
         if any(k.lower() == TENANT_HEADER.lower() for k in self.headers):
             raise ValueError(f"set the tenant with `tenant`, not as a {TENANT_HEADER} header")
         return self
-
-    def auth(self) -> AuthBase | None:
-        """The request authentication these settings describe."""
-        if self.bearer_token is not None:
-            return BearerAuth(self.bearer_token)
-        if self.username is not None and self.password is not None:
-            return BasicAuth(self.username, self.password)
-        return None
 
     def request_headers(self) -> dict[str, str]:
         """The configured headers plus the tenant header."""

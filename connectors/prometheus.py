@@ -18,11 +18,10 @@ import numpy as np
 import orjson
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field, model_validator
-from requests.auth import AuthBase
 
 from connectors.base import Collected, RawPayload, Window
-from connectors.config import Duration, HttpConfig, SecretRef
-from connectors.http import BasicAuth, BearerAuth, HttpClient, HttpError, PayloadError
+from connectors.config import BearerOrBasicAuthConfig, Duration
+from connectors.http import HttpClient, HttpError, PayloadError
 from connectors.registry import ConnectorType
 from postmortem.model import MetricPoint
 
@@ -52,7 +51,7 @@ class PromQuery(BaseModel):
         return self.metric or self.name
 
 
-class PrometheusConfig(HttpConfig):
+class PrometheusConfig(BearerOrBasicAuthConfig):
     """`type = "prometheus"`: server URL, queries, resolution and optional bearer or basic auth."""
 
     queries: list[PromQuery] = Field(min_length=1, description="PromQL queries ([[...queries]] tables)")
@@ -61,31 +60,16 @@ class PrometheusConfig(HttpConfig):
     max_points: int = Field(
         10_000, ge=2, le=PROMETHEUS_MAX_POINTS, description="points per series per request (chunk size)"
     )
-    bearer_token: SecretRef | None = Field(None, description="bearer token (secret reference)")
-    username: str | None = Field(None, description="basic auth user")
-    password: SecretRef | None = Field(None, description="basic auth password (secret reference)")
 
     @model_validator(mode="after")
     def _check(self) -> PrometheusConfig:
         step_ms = self.step / timedelta(milliseconds=1)
         if step_ms < 1 or step_ms != int(step_ms):
             raise ValueError(f"step must be a positive whole number of milliseconds, got {self.step}")
-        if self.bearer_token is not None and (self.username or self.password):
-            raise ValueError("configure either bearer_token or username/password, not both")
-        if (self.username is None) != (self.password is None):
-            raise ValueError("basic auth needs both username and password")
         names = Counter(q.name for q in self.queries)
         if dupes := sorted(n for n, c in names.items() if c > 1):
             raise ValueError(f"query names must be unique, repeated: {', '.join(dupes)}")
         return self
-
-    def auth(self) -> AuthBase | None:
-        """The request authentication these settings describe."""
-        if self.bearer_token is not None:
-            return BearerAuth(self.bearer_token)
-        if self.username is not None and self.password is not None:
-            return BasicAuth(self.username, self.password)
-        return None
 
 
 # ---------------------------------------------------------------- evaluation grid
