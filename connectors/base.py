@@ -148,12 +148,27 @@ class TicketTracker(Protocol):
 
 @runtime_checkable
 class IncidentSource(Protocol):
-    """Resolves an incident id to the incident record."""
+    """Resolves an incident id to the incident record.
+
+    The record's extra field `source` is set to the connector's `name`, so the evidence of that
+    incident can be read back from the same instance (see IncidentEvidenceSource).
+    """
 
     name: str
 
     def fetch_incident(self, incident_id: str) -> Incident:
-        """The incident with that id (raises when it does not exist)."""
+        """The incident with that id, as the source knows it now (raises when it does not exist)."""
+        ...
+
+
+@runtime_checkable
+class IncidentEvidenceSource(Protocol):
+    """Reads what the incident tool recorded about one incident: its log, notes, updates, follow-ups."""
+
+    name: str
+
+    def fetch_incident_evidence(self, incident_id: str) -> list[Collected]:
+        """One Collected per dataset of EVIDENCE_DATASETS (e.g. `chat` and `actions`), raw payloads kept."""
         ...
 
 
@@ -166,6 +181,7 @@ CAPABILITIES: dict[str, type] = {
     "chat": ChatSource,
     "tickets": TicketTracker,
     "incident": IncidentSource,
+    "incident_evidence": IncidentEvidenceSource,
 }
 
 # window capabilities: capability (== bundle dataset) -> method taking a Window and returning Collected
@@ -178,6 +194,9 @@ WINDOW_METHODS: dict[str, str] = {
     "chat": "fetch_chat",
     "tickets": "fetch_tickets",
 }
+
+# datasets an incident's own evidence may fill: the window datasets plus `actions` (proposed remediation)
+EVIDENCE_DATASETS: tuple[str, ...] = (*WINDOW_METHODS, "actions")
 
 
 def capabilities_of(connector: object) -> list[str]:
@@ -195,3 +214,20 @@ def fetch(connector: object, capability: str, window: Window) -> Collected:
         got = getattr(collected, "dataset", type(collected).__name__)
         raise TypeError(f"{method} must return Collected(dataset={capability!r}), got {got!r}")
     return collected
+
+
+def fetch_evidence(connector: object, incident_id: str) -> list[Collected]:
+    """Call `fetch_incident_evidence` and check it returned known datasets, each at most once."""
+    if not isinstance(connector, IncidentEvidenceSource):
+        raise TypeError(f"{type(connector).__name__} has no capability 'incident_evidence'")
+    parts = connector.fetch_incident_evidence(incident_id)
+    seen: set[str] = set()
+    for part in parts:
+        dataset = getattr(part, "dataset", type(part).__name__)
+        if not isinstance(part, Collected) or dataset not in EVIDENCE_DATASETS or dataset in seen:
+            raise TypeError(
+                f"fetch_incident_evidence must return one Collected per dataset of "
+                f"{', '.join(EVIDENCE_DATASETS)}; got {dataset!r}" + (" twice" if dataset in seen else "")
+            )
+        seen.add(dataset)
+    return parts

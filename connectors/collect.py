@@ -28,10 +28,11 @@ from pydantic import BaseModel, SecretStr
 from connectors.base import (
     WINDOW_METHODS,
     Collected,
-    IncidentSource,
+    IncidentEvidenceSource,
     Window,
     capabilities_of,
     fetch,
+    fetch_evidence,
 )
 from connectors.bundle import DATASETS, read_incident, write_bundle
 from connectors.config import (
@@ -42,9 +43,10 @@ from connectors.config import (
     load_config,
     parse_duration,
 )
+from connectors.incident_ref import fetch_current_incident
 from connectors.redact import redact_text, redact_url
 from connectors.registry import connector_types
-from postmortem.model import Incident
+from postmortem.model import Action, Incident
 
 log = logging.getLogger(__name__)
 
@@ -145,14 +147,23 @@ def _pull(
         if wrong is not None:
             raise TypeError(f"returned a {type(wrong).__name__} record, expected {model.__name__}")
     except Exception as exc:  # one source failing must not stop the others: it is reported in the manifest
-        message = redact_text(f"{type(exc).__name__}: {exc}", secrets)
-        log.warning("collect %s/%s failed: %s", source, capability, message)
-        return _Pull(
-            SourceResult(
-                source, kind, capability, "error", duration_s=time.perf_counter() - started, error=message
-            )
-        )
-    elapsed = time.perf_counter() - started
+        return _failed(source, kind, capability, exc, time.perf_counter() - started, secrets)
+    return _done(source, kind, capability, collected, time.perf_counter() - started, secrets)
+
+
+def _failed(
+    source: str, kind: str, capability: str, exc: Exception, elapsed: float, secrets: list[str]
+) -> _Pull:
+    """The error result of a failed pull (message redacted)."""
+    message = redact_text(f"{type(exc).__name__}: {exc}", secrets)
+    log.warning("collect %s/%s failed: %s", source, capability, message)
+    return _Pull(SourceResult(source, kind, capability, "error", duration_s=elapsed, error=message))
+
+
+def _done(
+    source: str, kind: str, capability: str, collected: Collected, elapsed: float, secrets: list[str]
+) -> _Pull:
+    """The ok result of a pull, with its redacted requests and warnings."""
     log.info("collect %s/%s: %d records in %.2f s", source, capability, len(collected.records), elapsed)
     result = SourceResult(
         source,
@@ -165,6 +176,26 @@ def _pull(
         warnings=[redact_text(w, secrets) for w in collected.warnings],
     )
     return _Pull(result, collected)
+
+
+def _pull_evidence(
+    connector: object, source: str, kind: str, incident_id: str, secrets: list[str]
+) -> list[_Pull]:
+    """The incident's own evidence from its source (log, notes, updates, follow-ups), one pull per dataset."""
+    started = time.perf_counter()
+    try:
+        parts = fetch_evidence(connector, incident_id)
+        for part in parts:
+            model = DATASETS[part.dataset].model if part.dataset in DATASETS else Action
+            wrong = next((r for r in part.records if not isinstance(r, model)), None)
+            if wrong is not None:
+                raise TypeError(
+                    f"returned a {type(wrong).__name__} {part.dataset} record, expected {model.__name__}"
+                )
+    except Exception as exc:  # reported in the manifest like any failing source
+        return [_failed(source, kind, "incident_evidence", exc, time.perf_counter() - started, secrets)]
+    elapsed = time.perf_counter() - started
+    return [_done(source, kind, part.dataset, part, elapsed, secrets) for part in parts]
 
 
 def _build_all(
@@ -268,20 +299,31 @@ def collect(
         for cap in capabilities_of(conn)
         if cap in WINDOW_METHODS
     ]
+    # the incident's own record keeper (the source that resolved it) adds its log, notes and follow-ups
+    own = [
+        (name, kind, conn)
+        for name, kind, conn in built
+        if name == getattr(incident, "source", None) and isinstance(conn, IncidentEvidenceSource)
+    ]
     tmp = _prepare_out(out)
     try:
         with ThreadPoolExecutor(max_workers=max(1, min(config.collect.max_workers, len(jobs) or 1))) as pool:
             futures = [
                 pool.submit(_pull, conn, name, kind, cap, window, secrets) for name, kind, conn, cap in jobs
             ]
-            pulls = failed + [f.result() for f in futures]
+            evidence = [
+                pool.submit(_pull_evidence, conn, name, kind, incident.id, secrets)
+                for name, kind, conn in own
+            ]
+            pulls = failed + [f.result() for f in futures] + [p for f in evidence for p in f.result()]
         ok = [p for p in pulls if p.collected is not None]
         by_dataset: dict[str, list[Collected]] = {}
         for pull in ok:
             by_dataset.setdefault(pull.collected.dataset, []).append(pull.collected)  # type: ignore[union-attr]
-        datasets = {name: _rows(name, parts) for name, parts in by_dataset.items()}
+        actions = [a.model_dump(mode="json") for part in by_dataset.get("actions", []) for a in part.records]
+        datasets = {name: _rows(name, parts) for name, parts in by_dataset.items() if name in DATASETS}
         topology = config.topology.services if config.topology is not None else None
-        write_bundle(tmp, incident.model_dump(mode="json"), datasets, topology=topology)
+        write_bundle(tmp, incident.model_dump(mode="json"), datasets, topology=topology, actions=actions)
         _write_raw(tmp, pulls, secrets)
         counts = {name: sum(len(p.records) for p in parts) for name, parts in by_dataset.items()}
         result = CollectResult(out, window, [p.result for p in pulls], counts, time.perf_counter() - began)
@@ -311,7 +353,7 @@ def _write_manifest(
         "status": "partial" if result.partial else "complete",
         "datasets": {
             name: {
-                "file": DATASETS[name].file,
+                "file": DATASETS[name].file if name in DATASETS else f"{name}.jsonl",
                 "records": result.datasets[name],
                 "sources": sorted(
                     {r.source for r in result.sources if r.capability == name and r.status == "ok"}
@@ -333,6 +375,12 @@ def _parser() -> argparse.ArgumentParser:
     )
     which = parser.add_mutually_exclusive_group(required=True)
     which.add_argument(
+        "incident",
+        nargs="?",
+        metavar="INCIDENT",
+        help="an incident.json file (or a bundle directory holding one), else an incident id",
+    )
+    which.add_argument(
         "--incident-json", type=Path, metavar="FILE", help="the incident record (incident.json)"
     )
     which.add_argument("--incident-id", metavar="ID", help="resolve the incident through an incident source")
@@ -347,20 +395,33 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _fetch_incident(config: PostmortemConfig, incident_id: str) -> Incident:
-    """The incident from the first configured incident source that knows it."""
-    failures = []
-    for name, cc in config.connectors.items():
-        if "incident" not in cc.connector_type.capabilities:
-            continue
-        try:
-            connector = cc.build()
-            if isinstance(connector, IncidentSource):
-                return connector.fetch_incident(incident_id)
-        except Exception as exc:  # try the next incident source; all failures are reported together
-            failures.append(f"{name}: {redact_text(str(exc), _secret_values(config))}")
-    if not failures:
+    """The incident from the configured source its id names (`<source>:<id>`, see connectors.incident_ref)."""
+    if not any("incident" in cc.connector_type.capabilities for cc in config.connectors.values()):
         raise ConfigError(["no configured connector can resolve incident ids (capability 'incident')"])
-    raise LookupError(f"incident {incident_id!r} could not be fetched: {'; '.join(failures)}")
+    try:
+        return fetch_current_incident(config, incident_id)
+    except ValueError:  # ConfigError (which source?), an incident record the adapter cannot read
+        raise
+    except Exception as exc:  # the source failed (HTTP error, not found): a lookup failure, reported
+        detail = redact_text(f"{type(exc).__name__}: {exc}", _secret_values(config))
+        raise LookupError(f"incident {incident_id!r} could not be fetched: {detail}") from None
+
+
+def resolve_incident(config: PostmortemConfig, incident: str | Path) -> Incident:
+    """The incident of an incident.json path (or a bundle directory holding one), else of an incident id."""
+    path = Path(incident)
+    if path.is_dir() and (path / "incident.json").is_file():
+        return read_incident(path / "incident.json")
+    if path.is_file():
+        return read_incident(path)
+    if not any("incident" in cc.connector_type.capabilities for cc in config.connectors.values()):
+        raise ConfigError(
+            [
+                f"{incident}: no such incident.json file or bundle directory, and no configured connector "
+                "can resolve incident ids (capability 'incident')"
+            ]
+        )
+    return _fetch_incident(config, str(incident))
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -373,6 +434,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             config = replace(config, collect=config.collect.model_copy(update=durations))
         if args.incident_json is not None:
             incident = read_incident(args.incident_json)
+        elif args.incident is not None:
+            incident = resolve_incident(config, args.incident)
         else:
             incident = _fetch_incident(config, args.incident_id)
         result = collect(incident, config, args.out, only=args.only)

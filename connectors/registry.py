@@ -28,6 +28,8 @@ BUILTIN_PATHS: tuple[str, ...] = (
     "connectors.github:CONNECTOR",
     "connectors.gitlab:CONNECTOR",
     "connectors.argocd:CONNECTOR",
+    "connectors.pagerduty:CONNECTOR",
+    "connectors.incidentio:CONNECTOR",
 )
 
 _TYPE_RE = re.compile(r"^[a-z][a-z0-9_\-]*$")

@@ -6,6 +6,7 @@ from typing import Any
 
 from prefect import flow, get_run_logger
 
+from connectors.incident_ref import is_resolved
 from postmortem.settings import get_settings
 from postmortem.summary import summarize
 from tasks import pipeline
@@ -13,16 +14,49 @@ from tasks import pipeline
 
 @flow(name="postmortem")
 def postmortem(
-    incident_id: str, bundle: str | None = None, rerun_reason: str | None = None
+    incident_id: str,
+    bundle: str | None = None,
+    rerun_reason: str | None = None,
+    config: str | None = None,
+    incident: str | None = None,
 ) -> dict[str, Any]:
-    """Turn one closed incident into a versioned postmortem, tickets and an audit record."""
+    """Turn one closed incident into a versioned postmortem, tickets and an audit record.
+
+    Evidence comes from `bundle` (a bundle directory), or is collected first with `config` (a
+    postmortem.toml) into `<data_dir>/bundles/<incident_id>/`; `incident` is then an incident.json path
+    (default: `incident_id`, resolved by a configured incident source).
+    An `incident_id` such as `incident.pagerduty.P123ABC` or `pagerduty:P123ABC` is fetched fresh from
+    that source first; an incident not resolved there ends the run without a report.
+    """
     logger = get_run_logger()
     settings = get_settings()
-    if not bundle:
+    if bundle and config:
+        raise ValueError(f"incident {incident_id}: pass either `bundle` or `config`, not both")
+    if not bundle and not config:
         raise ValueError(
-            f"incident {incident_id}: no bundle given and no incident source is configured; "
-            "pass `bundle=<path to an incident bundle>`"
+            f"incident {incident_id}: no evidence source; pass `bundle=<path to an incident bundle>` "
+            "or `config=<path to postmortem.toml>` to collect it"
         )
+    if config and not incident:  # a live incident: fetch it fresh, so a stale webhook cannot mislead the run
+        current = pipeline.fetch_incident(config, incident_id)
+        if not is_resolved(current):
+            logger.info(
+                "incident %s is %r at its source, not resolved: no postmortem yet", current.id, current.status
+            )
+            return {"incident": current.id, "status": "not_resolved", "incident_status": current.status}
+        incident, incident_id = incident_id, current.id
+    collection = None
+    if config:
+        collection = pipeline.collect_evidence(
+            config, incident or incident_id, incident_id, str(settings.data_dir)
+        )
+        bundle = collection["bundle"]
+        if collection["status"] != "complete":
+            logger.warning(
+                "incident %s: partial evidence, failed sources: %s",
+                incident_id,
+                "; ".join(collection["errors"]),
+            )
     loaded = pipeline.load(bundle)
     if loaded.incident.id != incident_id:
         raise ValueError(f"bundle {bundle} holds incident {loaded.incident.id!r}, not {incident_id!r}")
@@ -34,6 +68,8 @@ def postmortem(
     )
     pipeline.publish_artifacts(analysis, published)
     summary = summarize(analysis, published)
+    if collection is not None:
+        summary["collection"] = collection
     pipeline.audit(settings.db_url, incident_id, {"rerun_reason": rerun_reason, **summary})
     logger.info("postmortem %s: report v%s at %s", incident_id, published.version, published.report_dir)
     return summary

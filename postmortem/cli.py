@@ -35,8 +35,14 @@ def cmd_analyze(args: argparse.Namespace) -> int:
     from postmortem.store import open_store
     from postmortem.summary import format_summary, summarize
     from tasks.analyze import analyze
+    from tasks.quality import QualityConfigError, build_policy, quality_settings
 
     bundle = load_bundle(args.bundle)
+    try:
+        build_policy(quality_settings())  # a bad [quality] table stops here, naming file, table and field
+    except QualityConfigError as exc:
+        print(f"postmortem: invalid configuration: {exc}", file=sys.stderr)
+        return 2
     history = []
     if args.history:
         with open_store(get_settings().db_url) as store:
@@ -96,6 +102,14 @@ def cmd_audit_verify(args: argparse.Namespace) -> int:
     return 1
 
 
+def cmd_webhook(args: argparse.Namespace) -> int:
+    """Serve the signed-webhook receiver that emits `incident.closed` events to Prefect."""
+    _prefect_defaults()
+    from postmortem.webhook.serve import serve
+
+    return serve(args.host, args.port, access_log=args.access_log)
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of every subcommand."""
     parser = argparse.ArgumentParser(prog="postmortem", description=__doc__)
@@ -123,6 +137,22 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.set_defaults(func=None)
 
+    p = sub.add_parser(
+        "collect", help="pull an incident's evidence from the configured connectors", add_help=False
+    )
+    p.set_defaults(func=None)
+
+    conn = sub.add_parser("connectors", help="connector types")
+    conn.add_subparsers(dest="connectors_command", required=True).add_parser(
+        "list", help="each type, its capabilities and config fields", add_help=False
+    ).set_defaults(func=None)
+
+    p = sub.add_parser("webhook", help="serve the PagerDuty / incident.io / generic webhook receiver")
+    p.add_argument("--host", help="listen address (default POSTMORTEM_WEBHOOK_HOST or 127.0.0.1)")
+    p.add_argument("--port", type=int, help="listen port (default POSTMORTEM_WEBHOOK_PORT or 8787)")
+    p.add_argument("--access-log", action="store_true", help="log every request")
+    p.set_defaults(func=cmd_webhook)
+
     db = sub.add_parser("db", help="store maintenance").add_subparsers(dest="db_command", required=True)
     db.add_parser("upgrade", help="apply migrations").set_defaults(func=cmd_db_upgrade)
 
@@ -132,12 +162,20 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point: exit 0 on success, 2 on invalid input, 1 on other failures."""
+    """Entry point: exit 0 on success, 2 on invalid input, 1 on other failures (collect: 3 when partial)."""
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv[:1] == ["generate"]:
         from postmortem.generator.cli import main as generate_main
 
         return generate_main(argv[1:])
+    if argv[:1] == ["collect"]:
+        from connectors.collect import main as collect_main
+
+        return collect_main(argv[1:])
+    if argv[:2] == ["connectors", "list"]:
+        from connectors.collect import list_main
+
+        return list_main(argv[2:])
     args = build_parser().parse_args(argv)
     try:
         return args.func(args)

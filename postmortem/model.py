@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Sequence
 from datetime import UTC, date, datetime
 from typing import Any, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, computed_field, field_validator
 
 SEVERITIES = ("SEV1", "SEV2", "SEV3", "SEV4", "SEV5")
 Severity = Literal["SEV1", "SEV2", "SEV3", "SEV4", "SEV5"]
@@ -327,6 +328,31 @@ class QualityResult(BaseModel):
     severity: QualitySeverity = "warn"
     details: dict[str, Any] = Field(default_factory=dict)
 
+    @property
+    def by_gx(self) -> bool:
+        """Whether a Great Expectations expectation produced this result (it has a Data Docs page)."""
+        kind = self.details.get("expectation")
+        return isinstance(kind, str) and kind.startswith("expect_")
+
+    def describe(self) -> str:
+        """`logs / ts_in_window: 12 unexpected records (summary or error)`."""
+        text = f"{self.source} / {self.check}: {self.unexpected_count:,} unexpected records"
+        why = self.details.get("summary") or self.details.get("error")
+        return text + (f" ({why})" if why else "")
+
+
+class Review(BaseModel):
+    """Whether the postmortem needs a human review before it is trusted, and why."""
+
+    needs_review: bool = False
+    reasons: list[str] = Field(default_factory=list)
+
+
+def review_of(results: Sequence[QualityResult]) -> Review:
+    """The review policy: any failed check of critical severity puts the postmortem under review."""
+    reasons = [r.describe() for r in results if not r.success and r.severity == "critical"]
+    return Review(needs_review=bool(reasons), reasons=reasons)
+
 
 class GateVerdict(BaseModel):
     """The remediation quality gate's verdict on one action, with its reasons."""
@@ -355,6 +381,12 @@ class Analysis(BaseModel):
     gaps: list[Gap]
     remediation: list[GateVerdict]
     quarantine: list[Quarantined] = Field(default_factory=list)
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def review(self) -> Review:
+        """Needs human review when a critical data-quality check failed (reasons listed)."""
+        return review_of(self.data_quality)
 
     def to_json(self) -> str:
         """Serialise as the stable JSON document."""
@@ -398,3 +430,4 @@ class PastIncident(BaseModel):
     root_cause: str | None = None
     resolution: str | None = None
     templates: list[str] = Field(default_factory=list)
+    signals: list[str] = Field(default_factory=list, description="deviating metric series, `service/metric`")

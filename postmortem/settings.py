@@ -18,6 +18,7 @@ class Settings(BaseSettings):
     lookback_hours: float = 6.0
     after_minutes: float = 30.0
     ticket_prefix: str = "PM"
+    config_file: Path = Path("postmortem.toml")
 
     @property
     def db_url(self) -> str:

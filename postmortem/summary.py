@@ -49,6 +49,8 @@ def summarize(analysis: Analysis, published: Published | None = None) -> dict[st
         "actions_passed": passed,
         "actions_failed": len(analysis.remediation) - passed,
         "data_quality_failures": sum(not q.success for q in analysis.data_quality),
+        "needs_review": analysis.review.needs_review,
+        "review_reasons": analysis.review.reasons,
     }
     if published is not None:
         out |= {
@@ -85,6 +87,9 @@ def format_summary(summary: dict[str, Any]) -> str:
         lines.append(
             f"Evidence   {summary['data_quality_failures']} data-quality checks failed (see caveats)"
         )
+    if summary["needs_review"]:
+        lines.append("Review     NEEDED before this postmortem is trusted:")
+        lines += [f"           - {reason}" for reason in summary["review_reasons"]]
     if "tickets" in summary:
         lines.append(
             f"Tickets    {summary['tickets_created']} created, {len(summary['tickets'])} in total"

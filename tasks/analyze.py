@@ -16,8 +16,9 @@ from tasks.clean import clean_frames
 from tasks.gaps import find_gaps
 from tasks.gate import gate_actions
 from tasks.log_patterns import mine_log_patterns
-from tasks.onset import detect_onsets, overall_onset, rank_services
-from tasks.quality import check_quality
+from tasks.onset import detect_onsets, overall_onset
+from tasks.quality import build_policy, check_quality, cross_source_checks, quality_settings
+from tasks.services import rank_services
 from tasks.similar import find_similar
 from tasks.timeline import build_timeline, compute_durations, key_moments
 
@@ -43,16 +44,23 @@ def analyze(
     """Validate, clean and analyse a bundle into the DESIGN 6.2 document (step timings into `timings`)."""
     incident, topology = bundle.incident, bundle.topology
     with _timed(timings, "quality"):
+        settings = quality_settings()
+        policy = build_policy(settings)
         if quality is None:
-            quality = check_quality(bundle)
+            quality = check_quality(bundle, settings=settings, policy=policy)
     with _timed(timings, "clean"):
         frames, quarantine = clean_frames(bundle.frames, incident)
     with _timed(timings, "metrics"):
         metrics = detect_onsets(frames["metrics"], incident)
         onset = overall_onset(metrics)
-        services = rank_services(metrics, topology, incident)
+    with _timed(timings, "quality"):
+        cross = cross_source_checks(frames, incident, metrics, settings, policy)
     with _timed(timings, "logs"):
         patterns = mine_log_patterns(frames["logs"], incident, onset)
+    with _timed(timings, "services"):
+        observed = frames["metrics"]["service"].dropna().unique()
+        services = rank_services(metrics, topology, incident, patterns, observed=set(observed))
+        onset = overall_onset(metrics, services[0].service if services else None)  # dated by the root
     with _timed(timings, "changes"):
         attribution = correlate_changes(
             frames["deploys"], frames["commits"], incident, onset, services, topology
@@ -70,6 +78,7 @@ def analyze(
             [s.service for s in services[:3]] or incident.services,
             [p.template for p in patterns[:20]],
             history,
+            signals=[f"{m.service}/{m.metric}" for m in metrics[:20]],
         )
     root_cause = RootCause(
         verdict=attribution.verdict,
@@ -89,7 +98,7 @@ def analyze(
         onset=onset,
         root_cause=root_cause,
         similar_incidents=similar,
-        data_quality=list(quality),
+        data_quality=[*quality, *cross],
         gaps=gaps,
         remediation=gate_actions(bundle.actions, incident.id, now or datetime.now(UTC)),
         quarantine=quarantine,

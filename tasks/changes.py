@@ -1,22 +1,23 @@
 """Change correlation: which deploy, config change, flag flip, migration or commit set off the incident.
 
-Every change in the lookback is scored from named features (kept in `ChangeCandidate.features`):
+Every change in the lookback is a hypothesis "this change caused the incident", next to the hypothesis
+"no recorded change did". Each change's named features (kept in `ChangeCandidate.features`) give a
+likelihood ratio: how much more often a causal change looks like this than an everyday change does.
 
-    raw   = timing * service_match * kind_prior * environment
-    pre   = min(1, raw * (1 + STATUS_BOOST * failed_or_rolled_back + BLAST_BOOST * blast_radius))
-    pre   = pre + (1 - pre) * ROLLBACK_BOOST * rollback_near_mitigation      (independent evidence)
-    pre   = pre * SUPERSEDED_FACTOR, when a later deploy of the service went out before the onset
-    score = pre * sqrt(credit_share),   credit_share = pre^2 / sum(pre^2 over all viable changes)
+    LR      = timing_lr * service_lr * reversal_lr * status_lr * blast_lr * environment_factor * superseded
+    odds_j  = PRIOR_ODDS * prior_weight_j * LR_j        (against "no recorded change caused it")
+    score_j = P(change j caused it) = odds_j / (1 + sum of odds over the changes in the lookback)
+    P(no recorded change caused it) = 1 / (1 + sum of odds)
 
-The features are computed column-wise over the whole changes frame; Python objects are built only for
-the few candidates reported.
+so the score is a posterior probability: changes in the same window share the credit, and a window
+without a telling change leaves most of it to "no change implicated". The verdict is "change" when the
+top score reaches PRIMARY_THRESHOLD; the confidence bands are score thresholds calibrated on the
+evaluation harness (`python -m bench.eval.run`, docs/root-cause.md). Features are computed column-wise
+over the whole changes frame; Python objects are built only for the candidates and rejections reported.
 """
 
 from __future__ import annotations
 
-import math
-import re
-from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -34,69 +35,71 @@ from postmortem.model import (
     ServiceCandidate,
     Topology,
 )
+from tasks.change_evidence import FEATURES, evidence, evidence_requests, rejection_reasons
+from tasks.change_records import LINKED, changes_frame, reversals
+from tasks.change_relations import root_weights, service_factors
 
-# ---------------------------------------------------------------- tuning
-# All weights and thresholds below are provisional until the evaluation harness calibrates them.
+# ---------------------------------------------------------------- model (docs/root-cause.md)
+# prior odds that one production change caused the incident rather than no recorded change: with ~45
+# production changes in a lookback they add up to odds 0.7 : 0.3, the share of outages set off by a
+# change in the Google SRE book ("roughly 70%")
+PRIOR_ODDS = 0.05
 LOOKBACK = timedelta(hours=6)  # changes older than this before the onset are rejected
-CLOCK_SKEW = timedelta(minutes=2)  # a change this close after the onset still counts (clock skew)
-TIME_DECAY = timedelta(minutes=30)  # timing = exp(-time before onset / TIME_DECAY)
-ROLLBACK_WINDOW = timedelta(minutes=20)  # a rollback this close to mitigation is full evidence
-ROLLBACK_DECAY = timedelta(minutes=60)  # ... decaying beyond it
-ROLLBACK_UNKNOWN_MITIGATION = 0.5  # rollback after the onset, mitigation time unknown
-
-KIND_PRIOR = {
+# timing: a causal change's lead before the onset is a mixture of a fast and a slow exponential
+FAST_SHARE, FAST_TAU, SLOW_TAU = 0.7, timedelta(minutes=15), timedelta(hours=2)
+CLOCK_SKEW = timedelta(minutes=5)  # a change recorded up to this long after the onset still counts ...
+SKEW_DECAY = timedelta(minutes=2)  # ... with its timing factor decaying this fast
+KIND_WEIGHT = {  # prior weight: how likely a record of this kind is a live production change
     "deploy": 1.0,
-    "migration": 0.9,
-    "config": 0.9,
-    "feature_flag": 0.85,
-    "infra": 0.8,
-    "rollback": 0.2,  # a rollback is a mitigation; it is evidence for the change it rolls back
+    "config": 1.0,
+    "feature_flag": 1.0,
+    "infra": 1.0,
+    "migration": 1.0,
+    "rollback": 0.3,  # mostly a mitigation; rarely the cause
 }
-OTHER_KIND_PRIOR = 0.7
-COMMIT_PRIOR = 0.6  # a commit no deploy carries, in a service with no deploy data (it may be deployed)
-COMMIT_PRIOR_UNDEPLOYED = 0.3  # ... in a service whose deploys are known: probably not deployed
-
-SERVICE_SAME = 1.0
-SERVICE_DEPENDENCY = 0.6  # the root service calls it (1 hop); x HOP_DECAY per further hop
-SERVICE_CALLER = 0.45  # it calls the root service (1 hop); x HOP_DECAY per further hop
-HOP_DECAY = 0.5
-MAX_HOPS = 3
-SERVICE_UNRELATED = 0.1  # both services in the topology, no path between them
-SERVICE_UNKNOWN = 0.25  # the change names no service, or the topology does not know it
-SERVICE_NO_REFERENCE = 0.5  # no root service known at all: service match is neutral
-
-NON_PRODUCTION = re.compile(
-    r"^(?:dev|development|test|testing|qa|stag|staging|stage|sandbox|preview)\b", re.I
-)
-NON_PRODUCTION_FACTOR = 0.2
-
-STATUS_BOOST = 0.25  # failed or rolled_back status
-BLAST_BOOST = 0.15  # at blast radius 1
-ROLLBACK_BOOST = 0.6  # at rollback_near_mitigation 1
-SUPERSEDED_FACTOR = 0.5
+OTHER_KIND_WEIGHT = 0.7
+COMMIT_WEIGHT = 0.5  # a commit no deploy carries, in a service with no deploy data (it may be deployed)
+COMMIT_WEIGHT_UNDEPLOYED = 0.05  # ... in a service whose deploys are known: probably not deployed yet
+LINKED_REVERSAL_LR = 25.0  # an explicit rollback, a restored version or a revert commit, at the mitigation
+# a reversal inferred from the next change of the same service and kind (status rolled_back: the next
+# deploy; otherwise any next change of that kind) is weighed against how often such a change lands near
+# the mitigation by chance, from the service's own change rate in the lookback:
+#   chance = 1 - exp(-(changes of that service and kind in the lookback + 1) * 2 * REVERSAL_WINDOW / LOOKBACK)
+#   LR     = (recall + (1 - recall) * chance) / chance
+INFERRED_RECALL = {"status": 0.9, "corrective": 0.5}
+STATUS_ONLY_LR = 3.0  # status rolled_back, and nothing says when
+# a reversal is evidence when it is what ended the impact: within this of the mitigation it counts in
+# full, and beyond it fades fast (rolled back long before the mitigation, the impact went on; long after,
+# it was clean-up)
+REVERSAL_WINDOW = timedelta(minutes=10)
+REVERSAL_DECAY = timedelta(minutes=10)
+UNKNOWN_MITIGATION_PROXIMITY = 0.5  # reversal after the onset, mitigation time unknown
+FAILED_LR = 1.5  # status failed: a partial rollout
+BLAST_WEIGHT = 1.0  # blast_lr = (1 + BLAST_WEIGHT * blast_radius) / (the same for the window's median change)
 BLAST_LINES, BLAST_FILES, BLAST_FANOUT = 2000, 50, 5  # sizes that count as blast radius 1
+SUPERSEDED_FACTOR = 0.3  # a later deploy of the same service went out before the onset
+NON_PRODUCTION_FACTOR = 0.05
+NON_PRODUCTION = r"^(?:dev|development|test|testing|qa|stag|staging|stage|sandbox|preview)\b"
+WINDOW = timedelta(minutes=15)  # "changes in the same window": within this of each other
 
-PRIMARY_THRESHOLD = 0.5  # the top candidate is "primary" from this score
-CONTRIBUTORY_THRESHOLD = 0.25  # other candidates are "contributory" from this score
-WEAK_TIMING = 0.3  # below this timing and WEAK_SERVICE service match, the reason is
-WEAK_SERVICE = 0.3  # "unrelated service, weak timing"
-# confidence band: (minimum score, minimum margin over the next candidate)
-HIGH = (0.65, 0.3)
-MEDIUM = (0.4, 0.1)
+# ---------------------------------------------------------------- decisions (calibrated on the harness)
+PRIMARY_THRESHOLD = 0.5  # the top candidate is "primary" (verdict "change") from this score ...
+MEDIUM_THRESHOLD = PRIMARY_THRESHOLD  # ... which is also where the "medium" band starts
+HIGH_THRESHOLD = 0.7
+CANDIDATE_FLOOR = 0.01  # changes scoring less are rejected ("score below threshold")
 COMPETITOR_RATIO = 0.5  # another change counts as a competitor from this fraction of the score
 MAX_CANDIDATES = 20
 MAX_REJECTED = 20
-
-_VERBS = {
-    "deploy": "deployed",
-    "rollback": "rolled back",
-    "config": "changed the config of",
-    "feature_flag": "flipped a feature flag in",
-    "infra": "changed the infrastructure of",
-    "migration": "ran a migration on",
-    "commit": "committed to",
-}
 _NS_PER_MIN = 60e9
+
+
+@dataclass(frozen=True)
+class Anchors:
+    """The incident times change scoring measures against, as int64 nanoseconds since the epoch."""
+
+    onset: int  # metric onset, else the first incident milestone
+    detection: int | None  # when people knew (detected, else acknowledged): reactions come after it
+    mitigation: int | None  # mitigated, else resolved
 
 
 @dataclass
@@ -107,25 +110,7 @@ class ChangeAttribution:
     rejected: list[RejectedChange] = field(default_factory=list)
     verdict: Literal["change", "no_change_implicated"] = "no_change_implicated"
     evidence_requests: list[str] = field(default_factory=list)
-
-
-# ---------------------------------------------------------------- inputs
-
-
-def _reference_services(services: Sequence[ServiceCandidate], onset: Onset, incident: Incident) -> list[str]:
-    """Root service(s): top ranked service, else the onset's service, else the incident's services."""
-    if services:
-        return [services[0].service]
-    if onset.service:
-        return [onset.service]
-    return [s for s in incident.services if s]
-
-
-def _reference_time(incident: Incident, onset: Onset) -> datetime | None:
-    """Onset if known, else the first incident milestone."""
-    if onset.ts is not None:
-        return onset.ts
-    return next((t for t in incident.milestones().values() if t is not None), None)
+    no_change_probability: float = 1.0
 
 
 def _ns(value: datetime) -> int:
@@ -136,397 +121,150 @@ def _minutes(delta: timedelta) -> float:
     return delta / timedelta(minutes=1)
 
 
-def _col(frame: pd.DataFrame, name: str) -> pd.Series:
-    """A text column (missing values NaN), or all-missing when the frame lacks it."""
-    if name not in frame:
-        return pd.Series(np.nan, index=frame.index, dtype="str")
-    return frame[name].astype("str").str.strip().replace("", np.nan)
+def _delta_ns(delta: timedelta) -> int:
+    return delta // timedelta(microseconds=1) * 1000
 
 
-def _num(frame: pd.DataFrame, name: str) -> pd.Series:
-    if name not in frame:
-        return pd.Series(0.0, index=frame.index)
-    return pd.to_numeric(frame[name], errors="coerce").fillna(0.0).clip(lower=0)
+def _reference_time(incident: Incident, onset: Onset) -> datetime | None:
+    """Onset if known, else the first incident milestone."""
+    if onset.ts is not None:
+        return onset.ts
+    return next((t for t in incident.milestones().values() if t is not None), None)
 
 
-def _file_counts(commits: pd.DataFrame) -> pd.Series:
-    """Number of files each commit touches (0 when not given as a list)."""
-    files = commits.get("files")
-    if files is None or files.dtype != object:
-        return pd.Series(0.0, index=commits.index)
-    return files.str.len().fillna(0.0)
+def timing_lr(lead_minutes: np.ndarray) -> np.ndarray:
+    """Likelihood ratio of a change `lead_minutes` before the onset (negative: after it) being causal."""
+    fast, slow = _minutes(FAST_TAU), _minutes(SLOW_TAU)
+    at_zero = FAST_SHARE / fast + (1 - FAST_SHARE) / slow
+    lead = np.asarray(lead_minutes, dtype=float)
+    ahead = np.clip(lead, 0, None)
+    density = FAST_SHARE / fast * np.exp(-ahead / fast) + (1 - FAST_SHARE) / slow * np.exp(-ahead / slow)
+    density = np.where(lead >= 0, density, at_zero * np.exp(np.clip(lead, None, 0) / _minutes(SKEW_DECAY)))
+    return _minutes(LOOKBACK) * density  # against a uniform spread of everyday changes over the lookback
 
 
-def _sha_len(deploys: pd.DataFrame, commits: pd.DataFrame) -> int:
-    """Prefix length on which deploy and commit shas are matched (shortest sha given, at least 7)."""
-    lengths = pd.concat([_col(deploys, "sha").str.len(), _col(commits, "sha").str.len()]).dropna()
-    return max(int(lengths.min()), 7) if len(lengths) else 40
-
-
-def _changes_frame(deploys: pd.DataFrame, commits: pd.DataFrame, known: set[str]) -> pd.DataFrame:
-    """One row per change: deploys as given, plus commits that no deploy carries (kind "commit")."""
-    key_len = _sha_len(deploys, commits)
-    c_sha = _col(commits, "sha").str.lower()
-    c_key = c_sha.str[:key_len]
-    lines = _num(commits, "additions") + _num(commits, "deletions")
-    files = _file_counts(commits)
-    sizes = pd.DataFrame({"key": c_key, "lines": lines, "files": files}).dropna(subset=["key"])
-    sizes = sizes.drop_duplicates("key").set_index("key")
-
-    d_key = _col(deploys, "sha").str.lower().str[:key_len]
-    d_service = _col(deploys, "service")
-    fanout = pd.DataFrame({"key": d_key, "service": d_service}).groupby("key")["service"].nunique()
-    dep = pd.DataFrame(
-        {
-            "id": _col(deploys, "id").fillna("?"),
-            "kind": _col(deploys, "kind").str.lower().fillna("deploy"),
-            "service": d_service,
-            "ts": deploys["ts"].to_numpy(dtype="datetime64[ns]").view("int64"),
-            "status": _col(deploys, "status").str.lower(),
-            "environment": _col(deploys, "environment"),
-            "label": _col(deploys, "version").fillna(_col(deploys, "sha").str[:8]),
-            "lines": d_key.map(sizes["lines"]).fillna(0.0).to_numpy(),
-            "files": d_key.map(sizes["files"]).fillna(0.0).to_numpy(),
-            "fanout": d_key.map(fanout).fillna(1.0).to_numpy(),
-            "source": "deploy",
-            "service_deploys_known": True,
-        }
-    )
-
-    undeployed = ~c_key.isin(set(d_key.dropna())) | c_key.isna()
-    c = commits[undeployed.to_numpy()]
-    repo = _col(c, "repo")
-    c_service = _col(c, "service").fillna(repo.where(repo.str.lower().isin(known)))
-    first_line = _col(c, "message").str.split("\n", n=1).str[0].str.slice(0, 60)
-    deployed_services = set(d_service.str.lower().dropna())
-    com = pd.DataFrame(
-        {
-            "id": c_sha[undeployed],
-            "kind": "commit",
-            "service": c_service,
-            "ts": c["ts"].to_numpy(dtype="datetime64[ns]").view("int64"),
-            "status": np.nan,
-            "environment": np.nan,
-            "label": c_sha[undeployed].str[:8] + (" (" + first_line + ")").fillna(""),
-            "lines": lines[undeployed],
-            "files": files[undeployed],
-            "fanout": 1.0,
-            "source": "commit",
-            "service_deploys_known": c_service.str.lower().isin(deployed_services),
-        }
-    )
-    frame = pd.concat([dep, com], ignore_index=True) if len(com) else dep.reset_index(drop=True)
-    for col in ("id", "kind", "service", "status", "environment", "label"):
-        frame[col] = frame[col].astype("str")
-    for col in ("lines", "files", "fanout"):
-        frame[col] = frame[col].astype(float)
-    frame["service_deploys_known"] = frame["service_deploys_known"].astype(bool)
-    return frame
-
-
-# ---------------------------------------------------------------- features
-
-
-def _deploy_sequence(frame: pd.DataFrame, ref_ns: int, mitigation_ns: int | None) -> pd.DataFrame:
-    """Per change: the rollback that undid it (and when), and the later deploy that superseded it."""
-    out = pd.DataFrame(
-        {"rollback_id": np.nan, "rollback_ts": np.nan, "rolls_back": np.nan, "superseded_by": np.nan},
-        index=frame.index,
-    ).astype({"rollback_id": "str", "rolls_back": "str", "superseded_by": "str"})
-    fam = frame[frame["kind"].isin(["deploy", "rollback"]) & frame["service"].notna()]
-    if fam.empty:
-        return out
-    # one deploy sequence per service and environment: a staging deploy does not replace production
-    fam = fam.assign(lane=fam["service"] + "\x00" + fam["environment"].fillna(""))
-    fam = fam.sort_values(["lane", "ts"], kind="stable")
-    by_service = fam.groupby("lane", sort=False)
-    next_id, next_ts = by_service["id"].shift(-1), by_service["ts"].shift(-1)
-    is_rb = fam["kind"] == "rollback"
-    target = fam["id"].where(~is_rb).groupby(fam["lane"]).ffill()
-    target = target.where(is_rb)
-    out.loc[target.index, "rolls_back"] = target
-
-    superseded = next_ts.notna() & (next_ts < ref_ns)
-    out.loc[fam.index[superseded.to_numpy()], "superseded_by"] = next_id[superseded]
-
-    # rollback events: explicit rollback rows (for their target), else the next deploy of a change
-    # whose own status says rolled_back
-    events = pd.DataFrame({"target": target, "id": fam["id"], "ts": fam["ts"]}).dropna(subset=["target"])
-    by_status = fam["status"].eq("rolled_back") & next_ts.notna()
-    status_events = pd.DataFrame(
-        {"target": fam["id"][by_status], "id": next_id[by_status], "ts": next_ts[by_status]}
-    )
-    events = pd.concat([events.assign(rank=0), status_events.assign(rank=1)], ignore_index=True)
-    if events.empty:
-        return out
-    events["ts"] = events["ts"].astype("int64")
-    events["gap"] = (events["ts"] - mitigation_ns).abs() if mitigation_ns is not None else 0
-    events = events.sort_values(["rank", "gap", "ts"], kind="stable").drop_duplicates("target")
-    index_of = pd.Series(frame.index, index=frame["id"]).groupby(level=0).first()
-    rows = index_of.reindex(events["target"]).to_numpy()
-    keep = ~pd.isna(rows)
-    out.loc[rows[keep].astype(int), "rollback_id"] = events["id"].to_numpy()[keep]
-    out.loc[rows[keep].astype(int), "rollback_ts"] = events["ts"].to_numpy()[keep]
-    return out
-
-
-def _relations(refs: Sequence[str], topology: Topology) -> dict[str, tuple[float, str, int, str]]:
-    """Service name (lower case) -> (match, relation, hops, root) along the call graph from the roots."""
-    calls: dict[str, set[str]] = {}
-    callers: dict[str, set[str]] = {}
-    for svc, callees in topology.services.items():
-        for callee in callees:
-            calls.setdefault(svc.lower(), set()).add(callee.lower())
-            callers.setdefault(callee.lower(), set()).add(svc.lower())
-    best: dict[str, tuple[float, str, int, str]] = {}
-
-    def offer(name: str, match: float, relation: str, hops: int, root: str) -> None:
-        if match > best.get(name, (-1.0,))[0]:
-            best[name] = (match, relation, hops, root)
-
-    for root in refs:
-        start = root.lower()
-        offer(start, SERVICE_SAME, "same", 0, root)
-        for graph, relation, weight in (
-            (calls, "dependency", SERVICE_DEPENDENCY),
-            (callers, "caller", SERVICE_CALLER),
-        ):
-            seen, queue = {start}, deque([(start, 0)])
-            while queue:
-                node, hops = queue.popleft()
-                if hops == MAX_HOPS:
-                    continue
-                for nxt in graph.get(node, ()):
-                    if nxt not in seen:
-                        seen.add(nxt)
-                        queue.append((nxt, hops + 1))
-                        offer(nxt, weight * HOP_DECAY**hops, relation, hops + 1, root)
-    return best
-
-
-def _service_match(service: pd.Series, refs: Sequence[str], topology: Topology) -> pd.DataFrame:
-    """Per change: service match score, relation to the root service, hop count and which root."""
-    if not refs:
-        return pd.DataFrame(
-            {
-                "service_match": SERVICE_NO_REFERENCE,
-                "relation": "no_reference",
-                "service_hops": -1.0,
-                "root": "",
-            },
-            index=service.index,
-        )
-    related = _relations(refs, topology)
-    in_topology = {s.lower() for s in topology.services}
-    in_topology |= {c.lower() for callees in topology.services.values() for c in callees}
-    roots_known = any(r.lower() in in_topology for r in refs)
-
-    def relate(name: str) -> tuple[float, str, int, str]:
-        if name in related:
-            return related[name]
-        if roots_known and name in in_topology:
-            return (SERVICE_UNRELATED, "unrelated", -1, refs[0])
-        return (SERVICE_UNKNOWN, "unknown", -1, refs[0])
-
-    names = service.str.lower()
-    table = pd.DataFrame(
-        [relate(n) for n in names.dropna().unique()],
-        index=names.dropna().unique(),
-        columns=["service_match", "relation", "service_hops", "root"],
-    )
-    mapped = table.reindex(names.fillna("\x00").to_numpy()).set_axis(service.index)
-    return mapped.fillna(
-        {"service_match": SERVICE_UNKNOWN, "relation": "no_service", "service_hops": -1, "root": refs[0]}
-    ).astype({"service_match": float, "service_hops": float})
-
-
-def _features(
-    frame: pd.DataFrame,
-    ref_ns: int,
-    mitigation_ns: int | None,
-    refs: Sequence[str],
-    topology: Topology,
-) -> pd.DataFrame:
-    """Compute every named feature and the final score, column-wise."""
-    f = frame.join(_deploy_sequence(frame, ref_ns, mitigation_ns))
-    minutes = (ref_ns - f["ts"].to_numpy()) / _NS_PER_MIN
-    f["minutes_before_onset"] = minutes
-    f["after_onset"] = minutes < -_minutes(CLOCK_SKEW)
-    f["outside_lookback"] = minutes > _minutes(LOOKBACK)
-    f["timing"] = np.exp(-np.clip(minutes, 0, None) / _minutes(TIME_DECAY))
-
-    f = f.join(_service_match(f["service"], refs, topology))
-
-    commit_prior = np.where(f["service_deploys_known"], COMMIT_PRIOR_UNDEPLOYED, COMMIT_PRIOR)
-    prior = f["kind"].map(KIND_PRIOR).fillna(OTHER_KIND_PRIOR).to_numpy()
-    f["kind_prior"] = np.where(f["source"] == "commit", commit_prior, prior)
-    non_prod = f["environment"].str.contains(NON_PRODUCTION, na=False).to_numpy()
-    f["environment_factor"] = np.where(non_prod, NON_PRODUCTION_FACTOR, 1.0)
-
-    f["failed_or_rolled_back"] = f["status"].isin(["failed", "rolled_back"]).astype(float)
-    # a rollback counts as evidence only when it came after the onset (a reaction to the incident)
-    rb_minutes = (f["rollback_ts"].to_numpy(dtype=float) - ref_ns) / _NS_PER_MIN
-    rb_after_onset = rb_minutes >= -_minutes(CLOCK_SKEW)
+def _proximity(event_ns: np.ndarray, mitigation_ns: int | None) -> np.ndarray:
+    """1 for an event within REVERSAL_WINDOW of the mitigation, decaying beyond it."""
     if mitigation_ns is None:
-        near = np.where(rb_after_onset, ROLLBACK_UNKNOWN_MITIGATION, 0.0)
-    else:
-        gap = np.abs(f["rollback_ts"].to_numpy(dtype=float) - mitigation_ns) / _NS_PER_MIN
-        excess = np.clip(gap - _minutes(ROLLBACK_WINDOW), 0, None)
-        near = np.where(rb_after_onset, np.exp(-excess / _minutes(ROLLBACK_DECAY)), 0.0)
-    f["rollback_near_mitigation"] = near
+        return np.full(len(event_ns), UNKNOWN_MITIGATION_PROXIMITY)
+    excess = np.clip(np.abs(event_ns - mitigation_ns) / _NS_PER_MIN - _minutes(REVERSAL_WINDOW), 0, None)
+    return np.exp(-excess / _minutes(REVERSAL_DECAY))
 
-    f["blast_radius"] = np.maximum.reduce(
+
+def _same_kind_counts(f: pd.DataFrame, viable: np.ndarray) -> np.ndarray:
+    """Per change: how many other changes of its service and kind fall in the lookback before the onset."""
+    key = f["service"].str.lower().fillna("") + "\x00" + f["kind"]
+    counts = key[viable].value_counts()
+    return key.map(counts).fillna(0).to_numpy() - viable
+
+
+def _reversal_lr(f: pd.DataFrame, at: Anchors, viable: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Likelihood ratio from what undid the change in response to the incident, and its proximity to the
+    mitigation. A response comes after the detection (when known), or is itself the mitigation."""
+    how = f["reversal_how"].to_numpy(dtype=object)
+    event = f["reversal_ts"].to_numpy(dtype=float)
+    when = np.nan_to_num(event, nan=-np.inf)
+    skew = _delta_ns(CLOCK_SKEW)
+    reaction = when >= (at.detection if at.detection is not None else at.onset) - skew
+    if at.mitigation is not None:
+        reaction |= np.abs(when - at.mitigation) <= _delta_ns(REVERSAL_WINDOW)
+    reaction &= when >= at.onset - skew
+    proximity = np.where(reaction, _proximity(np.nan_to_num(event, nan=0.0), at.mitigation), 0.0)
+    window_share = 2 * REVERSAL_WINDOW / LOOKBACK
+    chance = 1 - np.exp(-(_same_kind_counts(f, viable) + 1) * window_share)
+    recall = pd.Series(how).map(INFERRED_RECALL).to_numpy(dtype=float)
+    inferred = (recall + (1 - recall) * chance) / chance
+    linked = np.isin(how, LINKED)
+    strength = np.where(linked, LINKED_REVERSAL_LR, np.nan_to_num(inferred, nan=1.0))
+    lr = np.where(reaction, 1 + (strength - 1) * proximity, 1.0)
+    status_only = (how == "status") & np.isnan(event)
+    return np.where(status_only, STATUS_ONLY_LR, lr), proximity
+
+
+def _blast_radius(f: pd.DataFrame) -> np.ndarray:
+    """0..1: the larger of changed lines, files touched and services deployed with the same commit."""
+    return np.maximum.reduce(
         [
-            np.clip(np.log1p(f["lines"]) / math.log1p(BLAST_LINES), 0, 1),
-            np.clip(np.log1p(f["files"]) / math.log1p(BLAST_FILES), 0, 1),
+            np.clip(np.log1p(f["lines"]) / np.log1p(BLAST_LINES), 0, 1),
+            np.clip(np.log1p(f["files"]) / np.log1p(BLAST_FILES), 0, 1),
             np.clip((f["fanout"] - 1) / (BLAST_FANOUT - 1), 0, 1),
         ]
     )
-    f["superseded"] = f["superseded_by"].notna().astype(float)
 
-    raw = f["timing"] * f["service_match"] * f["kind_prior"] * f["environment_factor"]
-    pre = np.minimum(
-        1.0, raw * (1 + STATUS_BOOST * f["failed_or_rolled_back"] + BLAST_BOOST * f["blast_radius"])
-    )
-    pre = pre + (1 - pre) * ROLLBACK_BOOST * f["rollback_near_mitigation"]
-    pre = pre * np.where(f["superseded"] > 0, SUPERSEDED_FACTOR, 1.0)
+
+def score_changes(
+    frame: pd.DataFrame,
+    commits: pd.DataFrame,
+    at: Anchors,
+    roots: dict[str, float],
+    topology: Topology,
+    key_len: int,
+) -> tuple[pd.DataFrame, float]:
+    """Every named feature, the likelihood ratio and the posterior score per change, column-wise; and the
+    probability that no recorded change caused the incident."""
+    f = frame.join(reversals(frame, commits, at.onset, at.mitigation, key_len))
+    lead = (at.onset - f["ts"].to_numpy(dtype=float)) / _NS_PER_MIN
+    f["minutes_before_onset"] = lead
+    f["after_onset"] = lead < -_minutes(CLOCK_SKEW)
+    f["outside_lookback"] = lead > _minutes(LOOKBACK)
+    f["timing_lr"] = timing_lr(lead)
     viable = ~(f["after_onset"] | f["outside_lookback"]).to_numpy()
-    pre = np.where(viable, pre, 0.0)
-    squares = pre**2
-    total = squares.sum()
-    f["credit_share"] = squares / total if total > 0 else 0.0
-    f["score"] = np.round(pre * np.sqrt(f["credit_share"]), 4)
-    ordered = np.sort(pre)
-    f["competitors"] = np.where(
-        pre > 0, len(pre) - np.searchsorted(ordered, COMPETITOR_RATIO * pre, side="left") - 1, 0
-    )
-    f["viable"] = viable
-    f["relevance"] = (
-        f["service_match"]
-        * f["kind_prior"]
-        * np.exp(-np.abs(minutes) / _minutes(TIME_DECAY))
+    f = f.join(service_factors(f["service"], roots, topology))
+
+    weights = f["kind"].map(KIND_WEIGHT).fillna(OTHER_KIND_WEIGHT).to_numpy()
+    commit_weight = np.where(f["service_deploys_known"], COMMIT_WEIGHT_UNDEPLOYED, COMMIT_WEIGHT)
+    f["prior_weight"] = np.where(f["source"] == "commit", commit_weight, weights)
+    non_prod = f["environment"].astype("str").str.contains(NON_PRODUCTION, case=False, regex=True)
+    f["environment_factor"] = np.where(non_prod & f["environment"].notna(), NON_PRODUCTION_FACTOR, 1.0)
+    f["failed"] = f["status"].eq("failed").astype(float)
+    f["status_lr"] = np.where(f["failed"] > 0, FAILED_LR, 1.0)
+    f["reversal_lr"], f["reversal_proximity"] = _reversal_lr(f, at, viable)
+    f["blast_radius"] = _blast_radius(f)
+    typical = float(np.median(f["blast_radius"].to_numpy()[viable])) if viable.any() else 0.0
+    f["blast_lr"] = (1 + BLAST_WEIGHT * f["blast_radius"]) / (1 + BLAST_WEIGHT * typical)
+    f["superseded"] = f["superseded_by"].notna().astype(float)
+    f["superseded_factor"] = np.where(f["superseded"] > 0, SUPERSEDED_FACTOR, 1.0)
+    f["likelihood_ratio"] = (
+        f["timing_lr"]
+        * f["service_lr"]
+        * f["reversal_lr"]
+        * f["status_lr"]
+        * f["blast_lr"]
         * f["environment_factor"]
+        * f["superseded_factor"]
     )
-    return f
-
-
-# ---------------------------------------------------------------- output
-
-
-def _band(score: float, margin: float) -> Confidence:
-    """Confidence band from the score and the margin over the next candidate."""
-    if score >= HIGH[0] and margin >= HIGH[1]:
-        return "high"
-    if score >= MEDIUM[0] and margin >= MEDIUM[1]:
-        return "medium"
-    return "low"
-
-
-_LOWER: dict[Confidence, Confidence] = {"high": "medium", "medium": "low", "low": "low"}
-
-
-def _duration(minutes: float) -> str:
-    minutes = abs(minutes)
-    if minutes < 1:
-        return "under 1 min"
-    hours, mins = divmod(round(minutes), 60)
-    return f"{hours} h {mins} min" if hours else f"{mins} min"
-
-
-def _clock(ns: float) -> str:
-    return pd.Timestamp(int(ns), tz="UTC").strftime("%H:%MZ")
-
-
-def _evidence(row: pd.Series, refs: Sequence[str], onset_known: bool, mitigation_ns: int | None) -> list[str]:
-    """Human sentences explaining one candidate's features."""
-    anchor = "the onset" if onset_known else "the incident start"
-    where = f" in {', '.join(refs)}" if refs else ""
-    minutes = row["minutes_before_onset"]
-    if minutes >= 0:
-        when = f"{_duration(minutes)} before {anchor}"
-    else:
-        when = f"{_duration(minutes)} after {anchor} (within the clock-skew tolerance)"
-    subject = row["service"] if isinstance(row["service"], str) else "(no service named)"
-    label = f" {row['label']}" if isinstance(row["label"], str) else ""
-    verb = _VERBS.get(row["kind"], f"made a {row['kind']} change to")
-    lines = [f"{verb} {subject}{label} {when}{where}"]
-    relation, hops = row["relation"], int(row["service_hops"])
-    hop_text = f"{hops} hop{'s' if hops != 1 else ''}"
-    root = row["root"]
-    lines.append(
-        {
-            "same": f"same service as the root service {root}",
-            "dependency": f"{root} depends on {subject} ({hop_text} in the topology)",
-            "caller": f"{subject} calls {root} ({hop_text} in the topology)",
-            "unrelated": f"no path between {subject} and {root} in the topology",
-            "unknown": f"{subject} is not in the topology: relation to {root} unknown",
-            "no_service": "the change names no service",
-            "no_reference": "no root service known to compare with",
-        }[relation]
+    odds = np.where(viable, PRIOR_ODDS * f["prior_weight"] * f["likelihood_ratio"], 0.0)
+    denominator = 1 + odds.sum()
+    posterior = odds / denominator
+    f["score"] = np.round(posterior, 4)
+    f["viable"] = viable
+    explained = posterior.sum()
+    f["credit_share"] = posterior / explained if explained > 0 else 0.0
+    ordered = np.sort(posterior)
+    f["competitors"] = np.where(
+        posterior > 0, len(posterior) - np.searchsorted(ordered, COMPETITOR_RATIO * posterior) - 1, 0
     )
-    if row["failed_or_rolled_back"]:
-        lines.append(f"its status is {row['status']}")
-    if isinstance(row["rollback_id"], str):
-        text = f"rolled back at {_clock(row['rollback_ts'])} ({row['rollback_id']})"
-        if mitigation_ns is not None and row["rollback_near_mitigation"] > 0:
-            gap = (mitigation_ns - row["rollback_ts"]) / _NS_PER_MIN
-            side = "before" if gap >= 0 else "after"
-            text += f", {_duration(gap)} {side} mitigation"
-        lines.append(text)
-    if row["environment_factor"] < 1:
-        lines.append(f"environment {row['environment']} is not production")
-    if row["lines"] or row["files"]:
-        lines.append(f"touches {int(row['files'])} files, {int(row['lines'])} changed lines")
-    if row["fanout"] > 1:
-        lines.append(f"the same commit was deployed to {int(row['fanout'])} services")
-    if row["source"] == "commit":
-        lines.append(
-            "no deploy carries this commit"
-            + (" although its service's deploys are known" if row["service_deploys_known"] else "")
-        )
-    if isinstance(row["superseded_by"], str):
-        lines.append(f"superseded by {row['superseded_by']} before {anchor}")
-    if row["competitors"] > 0:
-        n = int(row["competitors"])
-        lines.append(
-            f"{n} other change{'s share' if n > 1 else ' shares'} the credit in the window "
-            f"({row['credit_share']:.0%} of it here)"
-        )
-    return lines
+    stamps = np.sort(f["ts"].to_numpy()[viable])
+    window = _delta_ns(WINDOW)
+    ts = f["ts"].to_numpy()
+    f["window_changes"] = np.where(
+        viable,
+        np.searchsorted(stamps, ts + window, side="right") - np.searchsorted(stamps, ts - window) - 1,
+        0,
+    )
+    return f, float(1 / denominator)
 
 
-_FEATURES = (
-    "minutes_before_onset",
-    "timing",
-    "service_match",
-    "service_hops",
-    "kind_prior",
-    "environment_factor",
-    "failed_or_rolled_back",
-    "rollback_near_mitigation",
-    "blast_radius",
-    "lines",
-    "files",
-    "fanout",
-    "superseded",
-    "credit_share",
-    "competitors",
-)
+def band(score: float, onset_known: bool) -> Confidence:
+    """Confidence band of a score (one band lower when the onset is unknown)."""
+    level = 2 if score >= HIGH_THRESHOLD else 1 if score >= MEDIUM_THRESHOLD else 0
+    if not onset_known:
+        level = max(0, level - 1)
+    return ("low", "medium", "high")[level]  # type: ignore[return-value]
 
 
-def _rejection_reasons(f: pd.DataFrame) -> list[str]:
-    """Why each change that is not a candidate was rejected (first matching reason wins)."""
-    rules = [
-        (f["after_onset"] & f["rolls_back"].notna(), "rollback of " + f["rolls_back"] + ": a mitigation"),
-        (f["after_onset"], "after onset"),
-        (f["outside_lookback"], "outside lookback"),
-        (f["superseded_by"].notna(), "superseded by " + f["superseded_by"]),
-        ((f["service_match"] < WEAK_SERVICE) & (f["timing"] < WEAK_TIMING), "unrelated service, weak timing"),
-    ]
-    reason = pd.Series("score below threshold", index=f.index, dtype=object)
-    for condition, text in reversed(rules):
-        reason = reason.mask(condition, text)
-    return reason.tolist()
+def _timestamp(ns: float) -> datetime:
+    return pd.Timestamp(int(ns), tz="UTC").to_pydatetime()
 
 
 def correlate_changes(
@@ -538,73 +276,68 @@ def correlate_changes(
     topology: Topology,
 ) -> ChangeAttribution:
     """Score every change in the lookback against the onset; rank, band and explain them."""
-    refs = _reference_services(services, onset, incident)
-    requests: list[str] = []
-    if deploys.empty:
-        requests.append("no deploy data: add a deploy source")
-    else:
-        deployed = set(_col(deploys, "service").str.lower().dropna())
-        requests += [f"no deploy data for service {r}" for r in refs if r.lower() not in deployed]
-    if commits.empty:
-        requests.append("no commit data: add a VCS source")
-    if onset.ts is None:
-        requests.append(f"no metric onset: add metrics for {', '.join(refs) or 'the affected services'}")
+    roots = root_weights(services, onset, incident)
     ref_time = _reference_time(incident, onset)
-    if ref_time is None:
-        requests.append("no incident timestamps: add started_at to the incident record")
-        return ChangeAttribution(evidence_requests=requests)
-    if deploys.empty and commits.empty:
+    if ref_time is None or (deploys.empty and commits.empty):
+        requests = evidence_requests(
+            deploys, commits, incident, onset, roots, topology, None, PRIMARY_THRESHOLD
+        )
         return ChangeAttribution(evidence_requests=requests)
 
     known = {s.lower() for s in topology.services} | {s.lower() for s in incident.services}
-    known |= set(_col(deploys, "service").str.lower().dropna())
-    frame = _changes_frame(deploys, commits, known)
+    frame, key_len = changes_frame(deploys, commits, known)
     mitigation = incident.mitigated_at or incident.resolved_at
-    mitigation_ns = _ns(mitigation) if mitigation is not None else None
-    f = _features(frame, _ns(ref_time), mitigation_ns, refs, topology)
-
+    detection = incident.detected_at or incident.acknowledged_at
+    at = Anchors(
+        onset=_ns(ref_time),
+        detection=_ns(detection) if detection is not None else None,
+        mitigation=_ns(mitigation) if mitigation is not None else None,
+    )
+    f, no_change = score_changes(frame, commits, at, roots, topology, key_len)
     f = f.sort_values(["score", "minutes_before_onset", "id"], ascending=[False, True, True], kind="stable")
-    kept = f["viable"] & (f["score"] >= CONTRIBUTORY_THRESHOLD)
-    scores = f["score"].to_numpy()
-    margins = scores - np.append(scores[1:], 0.0)
+    kept = (f["viable"] & (f["score"] >= CANDIDATE_FLOOR)).to_numpy()
     onset_known = onset.ts is not None
+    top_score = float(f["score"].iloc[0]) if len(f) else 0.0
+    verdict: Literal["change", "no_change_implicated"] = (
+        "change" if kept.any() and kept[0] and top_score >= PRIMARY_THRESHOLD else "no_change_implicated"
+    )
 
     changes: list[ChangeCandidate] = []
-    for pos in np.flatnonzero(kept.to_numpy())[:MAX_CANDIDATES]:
-        row = f.iloc[pos]
-        primary = pos == 0 and row["score"] >= PRIMARY_THRESHOLD
-        band = _band(float(row["score"]), float(margins[pos]))
-        features = {name: round(float(row[name]), 4) for name in _FEATURES}
+    positions = np.flatnonzero(kept)[:MAX_CANDIDATES]
+    for pos, row in zip(positions, f.iloc[positions].to_dict("records"), strict=True):
+        primary = pos == 0 and verdict == "change"
+        features = {name: round(float(row[name]), 4) for name in FEATURES}
         features["onset_known"] = float(onset_known)
+        features["no_change_probability"] = round(no_change, 4)
         changes.append(
             ChangeCandidate(
                 id=row["id"],
                 kind=row["kind"],
                 service=row["service"] if isinstance(row["service"], str) else None,
-                ts=pd.Timestamp(int(row["ts"]), tz="UTC").to_pydatetime(),
+                ts=_timestamp(row["ts"]),
                 score=float(row["score"]),
-                confidence=band if onset_known else _LOWER[band],
+                confidence=band(float(row["score"]), onset_known),
                 role="primary" if primary else "contributory",
-                evidence=_evidence(row, refs, onset_known, mitigation_ns),
+                evidence=evidence(row, onset_known, at.mitigation, no_change if primary else None),
                 features=features,
             )
         )
-
-    dropped = f[~kept.to_numpy()]
-    dropped = dropped.sort_values(["relevance", "id"], ascending=[False, True], kind="stable").head(
-        MAX_REJECTED
+    dropped = f[~kept]
+    relevance = dropped["prior_weight"] * dropped["timing_lr"] * dropped["service_lr"]
+    dropped = dropped.assign(relevance=relevance).sort_values(
+        ["relevance", "id"], ascending=[False, True], kind="stable"
     )
-    reasons = _rejection_reasons(dropped)
+    dropped = dropped.head(MAX_REJECTED)
     rejected = [
         RejectedChange(
             id=row.id,
             kind=row.kind,
             service=row.service if isinstance(row.service, str) else None,
-            ts=pd.Timestamp(int(row.ts), tz="UTC").to_pydatetime(),
+            ts=_timestamp(row.ts),
             score=float(row.score),
             reason=reason,
         )
-        for row, reason in zip(dropped.itertuples(index=False), reasons, strict=True)
+        for row, reason in zip(dropped.itertuples(index=False), rejection_reasons(dropped), strict=True)
     ]
-    verdict = "change" if changes and changes[0].role == "primary" else "no_change_implicated"
-    return ChangeAttribution(changes, rejected, verdict, requests)
+    requests = evidence_requests(deploys, commits, incident, onset, roots, topology, f, PRIMARY_THRESHOLD)
+    return ChangeAttribution(changes, rejected, verdict, requests, no_change)

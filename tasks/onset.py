@@ -1,4 +1,4 @@
-"""Metric onset detection and service ranking: when each series first left its baseline, and where it began.
+"""Metric onset detection: when each series first left its baseline (service ranking: tasks/services.py).
 
 Per series (service, metric), all series at once on sorted numpy arrays (no loop per series or point):
 
@@ -25,14 +25,14 @@ that turns non-zero for `sustain` points is a maximal deviation (score close to 
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 import numpy as np
 import pandas as pd
 
-from postmortem.model import Incident, MetricCandidate, Onset, ServiceCandidate, Topology
+from postmortem.model import Incident, MetricCandidate, Onset
 
 # ---------------------------------------------------------------- tuning
 # Provisional until the evaluation harness calibrates them.
@@ -48,12 +48,6 @@ SCORE_HALF = 8.0  # median |z| that scores 0.5
 
 ONSET_FLOOR = 0.45  # a series counts for the overall onset from this score (median |z| ~ 6.5) ...
 ONSET_RELATIVE = 0.5  # ... and from this share of the best series' score
-
-DEPENDENCY_SKEW = timedelta(minutes=2)  # a dependency deviating up to this long after a service is "first"
-TIMING_DECAY = timedelta(minutes=10)  # timing factor = exp(-delay after the earliest service / this)
-DOWNSTREAM_FACTOR = 0.35  # a service whose dependency deviated first is likely a symptom
-EXPLAINS_WEIGHT = 0.25  # share of the score for explaining the other anomalous services as its callers
-NO_METRICS_SCORE = 0.0
 
 NAT = np.iinfo(np.int64).min  # pandas' NaT as int64
 
@@ -229,7 +223,7 @@ def detect_onsets(
     ]
 
 
-def _significant(candidates: Sequence[MetricCandidate]) -> list[MetricCandidate]:
+def significant(candidates: Sequence[MetricCandidate]) -> list[MetricCandidate]:
     """Series whose deviation is large enough to date the incident (absolute and relative floors)."""
     dated = [c for c in candidates if c.onset is not None]
     if not dated:
@@ -238,185 +232,20 @@ def _significant(candidates: Sequence[MetricCandidate]) -> list[MetricCandidate]
     return [c for c in dated if c.score >= floor]
 
 
-def overall_onset(candidates: list[MetricCandidate]) -> Onset:
-    """The earliest onset among significantly deviating series (ties: the larger deviation)."""
-    significant = _significant(candidates)
-    if not significant:
-        return Onset()
-    best = min(significant, key=lambda c: (c.onset, -c.score, c.service, c.metric))
-    return Onset(ts=best.onset, service=best.service, metric=best.metric)
+def overall_onset(candidates: Sequence[MetricCandidate], service: str | None = None) -> Onset:
+    """The earliest onset among significantly deviating series (ties: the larger deviation).
 
-
-# ---------------------------------------------------------------- service ranking
-
-
-@dataclass(frozen=True)
-class _ServiceSignal:
-    """A service's earliest onset (among its significant series when it has any) and largest deviation."""
-
-    onset: datetime
-    metric: str
-    score: float
-    best_metric: str
-    significant: bool
-
-
-def _service_signals(candidates: Sequence[MetricCandidate]) -> dict[str, _ServiceSignal]:
-    """Per anomalous service: its earliest onset and its largest deviation."""
-    keep = {(c.service, c.metric) for c in _significant(candidates)}
-    by_service: dict[str, list[tuple[datetime, MetricCandidate]]] = {}
-    for c in candidates:
-        if c.onset is not None:
-            by_service.setdefault(c.service, []).append((c.onset, c))
-    signals: dict[str, _ServiceSignal] = {}
-    for service, own in by_service.items():
-        strong = [(t, c) for t, c in own if (c.service, c.metric) in keep]
-        onset, first = min(strong or own, key=lambda tc: (tc[0], -tc[1].score))
-        best = max((c for _, c in own), key=lambda c: c.score)
-        signals[service] = _ServiceSignal(onset, first.metric, best.score, best.metric, bool(strong))
-    return signals
-
-
-def _hm(ts: datetime) -> str:
-    """Clock time for evidence text: HH:MMZ, or HH:MM:SSZ when the seconds matter."""
-    return ts.strftime("%H:%MZ" if ts.second == 0 else "%H:%M:%SZ")
-
-
-def _span(delta: timedelta) -> str:
-    """A human duration: 45 s, 3 min, 1 h 5 min."""
-    secs = round(abs(delta.total_seconds()))
-    if secs < 60:
-        return f"{secs} s"
-    mins = round(secs / 60)
-    return f"{mins} min" if mins < 60 else f"{mins // 60} h {mins % 60} min"
-
-
-def _callers(topology: Topology) -> dict[str, list[str]]:
-    """Reverse call graph: service -> the services that call it."""
-    out: dict[str, list[str]] = {}
-    for caller, callees in topology.services.items():
-        for callee in callees:
-            out.setdefault(callee, []).append(caller)
-    return out
-
-
-def _upstream(service: str, callers: Mapping[str, list[str]]) -> set[str]:
-    """Every service that calls `service`, directly or transitively."""
-    seen: set[str] = set()
-    todo = list(callers.get(service, []))
-    while todo:
-        svc = todo.pop()
-        if svc not in seen:
-            seen.add(svc)
-            todo.extend(callers.get(svc, []))
-    return seen
-
-
-def _propagation(root: str, onsets: Mapping[str, datetime], callers: Mapping[str, list[str]]) -> list[str]:
-    """Longest chain root -> caller -> caller ... through anomalous services that deviated in turn."""
-
-    def walk(service: str, seen: frozenset[str]) -> list[str]:
-        best: list[str] = []
-        for caller in sorted(callers.get(service, [])):
-            if caller in seen or caller not in onsets:
-                continue
-            if onsets[caller] < onsets[service] - DEPENDENCY_SKEW:
-                continue  # already anomalous before this one: not propagated from here
-            path = walk(caller, seen | {caller})
-            if len(path) > len(best):
-                best = path
-        return [service, *best]
-
-    return walk(root, frozenset({root}))
-
-
-def _timing_text(onset: datetime, later_callers: list[tuple[datetime, str]]) -> str:
-    """`<metric> deviated at 10:02Z, 3 min before its caller checkout` (the caller part when known)."""
-    if not later_callers:
-        return ""
-    when, caller = later_callers[0]
-    lead = when - onset
-    if lead == timedelta(0):
-        return f", at the same time as its caller {caller}"
-    return f", {_span(lead)} {'before' if lead > timedelta(0) else 'after'} its caller {caller}"
-
-
-def _dependency_text(deps: list[str] | None, sick: list[str], onsets: Mapping[str, datetime]) -> str:
-    """What the services it calls looked like when it deviated."""
-    if deps is None:
-        return "not in the topology: its dependencies are unknown"
-    if not deps:
-        return "it calls no other service"
-    if sick:
-        first = min(sick, key=lambda d: (onsets[d], d))
-        return f"its dependency {first} deviated first, at {_hm(onsets[first])}: likely a symptom"
-    if len(deps) == 1:
-        return f"its dependency {deps[0]} looks healthy"
-    return f"its dependencies {', '.join(sorted(deps))} look healthy"
-
-
-def rank_services(
-    candidates: list[MetricCandidate], topology: Topology, incident: Incident
-) -> list[ServiceCandidate]:
-    """Services ranked as the likely origin: early, strongly deviating, with healthy dependencies.
-
-    Only significant services (a series past the overall-onset floors) date the propagation:
-
-        score = size * (0.5 + 0.5 * timing) * dependency * (1 - EXPLAINS_WEIGHT + EXPLAINS_WEIGHT * explains)
-        size       = the service's largest series score
-        timing     = exp(-(its onset - the earliest significant onset) / TIMING_DECAY)
-        dependency = DOWNSTREAM_FACTOR when a significant service it calls deviated before it (or up to
-                     DEPENDENCY_SKEW after it), else 1
-        explains   = share of the other significant services that call it (transitively) and deviated
-                     after it (minus DEPENDENCY_SKEW)
-
-    Services of the incident without any deviating series follow, with score 0.
+    With `service` (the root from the service ranking), the earliest among that service's significant
+    series, else among all its dated series: a blip elsewhere before the cascade does not date the incident.
+    Falls back to all services when that one has no dated series.
     """
-    signals = _service_signals(candidates)
-    strong = {s: sig.onset for s, sig in signals.items() if sig.significant}
-    callers = _callers(topology)
-    earliest = min(strong.values(), default=None)
-    ranked: list[ServiceCandidate] = []
-    for service, sig in signals.items():
-        deps = topology.services.get(service)
-        sick = [
-            d for d in deps or [] if d in strong and d != service and strong[d] <= sig.onset + DEPENDENCY_SKEW
+    strong = significant(candidates)
+    if service is not None:
+        own = [c for c in strong if c.service == service] or [
+            c for c in candidates if c.service == service and c.onset is not None
         ]
-        later_callers = sorted(
-            (strong[c], c)
-            for c in callers.get(service, [])
-            if c in strong and strong[c] >= sig.onset - DEPENDENCY_SKEW
-        )
-        evidence = [
-            f"{sig.metric} deviated at {_hm(sig.onset)}" + _timing_text(sig.onset, later_callers),
-            _dependency_text(deps, sick, strong),
-        ]
-        explained = {
-            u for u in _upstream(service, callers) if u in strong and strong[u] >= sig.onset - DEPENDENCY_SKEW
-        }
-        others = len(strong) - (service in strong)
-        explains = len(explained - {service}) / others if others else 1.0
-        if sig.significant and not sick:
-            path = _propagation(service, strong, callers)
-            if len(path) > 1:
-                evidence.append("propagation path: " + " -> ".join(path))
-        if not sig.significant:
-            evidence.append("its deviation is small compared with the other services")
-        evidence.append(f"largest deviation score {sig.score:.2f} ({sig.best_metric})")
-        delay = (sig.onset - earliest).total_seconds() if earliest is not None else 0.0
-        timing = float(np.exp(-max(delay, 0.0) / TIMING_DECAY.total_seconds()))
-        dependency = DOWNSTREAM_FACTOR if sick else 1.0
-        breadth = 1 - EXPLAINS_WEIGHT + EXPLAINS_WEIGHT * explains
-        score = sig.score * (0.5 + 0.5 * timing) * dependency * breadth
-        ranked.append(ServiceCandidate(service=service, score=round(score, 4), evidence=evidence))
-    ranked.sort(key=lambda c: (-c.score, signals[c.service].onset, c.service))
-    ranked += [
-        ServiceCandidate(
-            service=service,
-            score=NO_METRICS_SCORE,
-            evidence=["no metrics with a sustained deviation (no metric data, or none deviating)"],
-        )
-        for service in dict.fromkeys(incident.services)
-        if service not in signals
-    ]
-    return ranked
+        strong = own or strong
+    if not strong:
+        return Onset()
+    best = min(strong, key=lambda c: (c.onset, -c.score, c.service, c.metric))
+    return Onset(ts=best.onset, service=best.service, metric=best.metric)

@@ -11,11 +11,44 @@ from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from prefect.cache_policies import NO_CACHE
 
 from connectors.bundle import Bundle, load_bundle
-from postmortem.model import Analysis, PastIncident, QualityResult
+from connectors.config import load_config
+from connectors.incident_ref import fetch_current_incident
+from postmortem.model import Analysis, Incident, PastIncident, QualityResult
 from postmortem.store import open_store
+from reports.caveats import quality_description, quality_table
 from tasks import publish as pub
 from tasks.analyze import analyze
-from tasks.quality import check_quality
+from tasks.collect import collect_incident
+from tasks.quality import QUALITY_CHECKS_VERSION, check_quality
+
+
+def retry_unless_bad_input(task: Any, task_run: Any, state: Any) -> bool:
+    """Retry condition: I/O failures are retried; a bad config or incident (ValueError) fails at once."""
+    return not isinstance(state.data, ValueError)
+
+
+@task(
+    name="collect-evidence",
+    retries=2,
+    retry_delay_seconds=2,
+    retry_condition_fn=retry_unless_bad_input,
+    cache_policy=NO_CACHE,
+)
+def collect_evidence(config: str, incident: str, incident_id: str, data_dir: str) -> dict[str, Any]:
+    """Pull the incident's evidence from every configured connector into `<data_dir>/bundles/<id>/`."""
+    return collect_incident(config, incident, data_dir, expected_id=incident_id).as_dict()
+
+
+@task(
+    name="fetch-incident",
+    retries=2,
+    retry_delay_seconds=2,
+    retry_condition_fn=retry_unless_bad_input,
+    cache_policy=NO_CACHE,
+)
+def fetch_incident(config: str, incident_id: str) -> Incident:
+    """The incident fresh from the source its id names (`incident.<source>.<id>`, `<source>:<id>`, `<id>`)."""
+    return fetch_current_incident(load_config(config), incident_id)
 
 
 @task(name="load-bundle", retries=2, retry_delay_seconds=1, cache_policy=NO_CACHE)
@@ -56,7 +89,7 @@ def publish(db_url: str, bundle: Bundle, analysis: Analysis, reports_dir: str, p
 
 @task(name="publish-artifacts", cache_policy=NO_CACHE)
 def publish_artifacts(analysis: Analysis, published: pub.Published) -> None:
-    """The markdown report and the table of root-cause candidates as Prefect artifacts."""
+    """The markdown report and the tables of root-cause candidates and data-quality results as artifacts."""
     key = artifact_key(analysis.incident.id)
     create_markdown_artifact(
         key=f"{key}-report",
@@ -67,6 +100,11 @@ def publish_artifacts(analysis: Analysis, published: pub.Published) -> None:
         key=f"{key}-root-cause",
         table=candidate_rows(analysis),
         description=f"Root-cause candidates for {analysis.incident.id} ({analysis.root_cause.verdict})",
+    )
+    create_table_artifact(
+        key=f"{key}-data-quality",
+        table=quality_table(analysis.data_quality),
+        description=quality_description(analysis, published.data_docs, QUALITY_CHECKS_VERSION),
     )
 
 

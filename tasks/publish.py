@@ -13,9 +13,11 @@ from connectors.bundle import Bundle
 from postmortem.model import Analysis, ReportVersion
 from postmortem.store import Store
 from reports.render import render_reports
+from tasks.quality.docs import INDEX, write_data_docs
 from tasks.timeline import DURATION_DEFINITIONS
 
 ACTOR = "postmortem-flow"
+DATA_DOCS = "data-docs"  # GX Data Docs folder beside the report files
 
 
 @dataclass
@@ -28,6 +30,7 @@ class Published:
     files: dict[str, Path] = field(default_factory=dict)
     tickets: list[dict[str, Any]] = field(default_factory=list)
     tickets_created: int = 0
+    data_docs: Path | None = None
 
 
 def store_evidence(store: Store, bundle: Bundle, analysis: Analysis) -> None:
@@ -76,7 +79,11 @@ def publish_reports(
     latest = store.latest_report_version(incident_id)
     if latest is not None and latest.content_hash == digest and Path(latest.path).is_dir():
         folder = Path(latest.path)
-        return Published(latest.version, folder, False, {n: folder / n for n in stable}, list(tickets))
+        docs = folder / DATA_DOCS / INDEX
+        files = {n: folder / n for n in stable}
+        return Published(
+            latest.version, folder, False, files, list(tickets), data_docs=docs if docs.is_file() else None
+        )
     version = (latest.version if latest else 0) + 1
     now = datetime.now(UTC)
     files = render_reports(
@@ -88,6 +95,7 @@ def publish_reports(
     for name, text in files.items():
         paths[name] = folder / name
         paths[name].write_text(text, encoding="utf-8")
+    docs = write_data_docs(analysis.data_quality, folder / DATA_DOCS, f"{_safe(incident_id)}-v{version}", now)
     store.add_report_version(
         ReportVersion(
             incident_id=incident_id,
@@ -99,7 +107,7 @@ def publish_reports(
         )
     )
     store.append_audit(ACTOR, "report.published", incident_id, {"version": version, "content_hash": digest})
-    return Published(version, folder, True, paths, list(tickets))
+    return Published(version, folder, True, paths, list(tickets), data_docs=docs)
 
 
 def _safe(incident_id: str) -> str:

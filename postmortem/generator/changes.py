@@ -9,6 +9,7 @@ import numpy as np
 
 from postmortem.generator.noise import hex_list
 from postmortem.generator.story import Story, minutes, version_text
+from postmortem.generator.variation import NO_VARIATION, Variation, decoy_changes, perturb_records
 from postmortem.generator.vocab import (
     BOTS,
     COMMIT_AREAS,
@@ -64,19 +65,29 @@ def _url(story: Story, kind: str, service: str, change_id: str) -> str:
 
 
 def build_changes(
-    rng: np.random.Generator, story: Story, count: int | None, commit_count: int | None
+    rng: np.random.Generator,
+    story: Story,
+    count: int | None,
+    commit_count: int | None,
+    variation: Variation = NO_VARIATION,
+    vary_rng: np.random.Generator | None = None,
 ) -> tuple[list[dict], list[dict], ChangeMarks]:
     """Deploy records and commit records, sorted by time, with the ids the ground truth needs.
 
     The changes that matter (culprit, mitigation, decoy) come from their own random stream, so they do
-    not depend on how many background changes and commits are asked for.
+    not depend on how many background changes and commits are asked for. The variation's extra decoys
+    come from `vary_rng`.
     """
     key_rng, noise_rng = rng.spawn(2)
     count = int(noise_rng.integers(40, 90)) if count is None else count
     commit_count = int(noise_rng.integers(150, 400)) if commit_count is None else commit_count
     marks = ChangeMarks()
-    special = _special_changes(key_rng, story, marks)
+    special = _special_changes(key_rng, story, marks, variation)
     ids = hex_list(key_rng, len(special), 8)
+    if variation.extra_decoys and vary_rng is not None:
+        extra = decoy_changes(vary_rng, story, variation.extra_decoys)
+        special += extra
+        ids += hex_list(vary_rng, len(extra), 8, ids)
     for rec, hex_id in zip(special, ids, strict=True):
         rec["id"] = f"{ID_PREFIX[rec['kind']]}-{hex_id}"
     for rec in special:
@@ -100,12 +111,26 @@ def build_changes(
         rec["description"] = story.fmt(rec["description"])
     special_commits = _culprit_commits(key_rng, story, changes, marks)[:commit_count]
     commits = _commits(noise_rng, story, commit_count, changes, marks, special_commits)
+    changes = perturb_records(changes, story, variation, marks.mitigation)
     for rec in changes:
+        rec.pop("_reverts", None)
         rec["ts"] = iso(rec["ts"])
     return changes, commits, marks
 
 
-def _special_changes(rng: np.random.Generator, story: Story, marks: ChangeMarks) -> list[dict]:
+def _mitigation_kind(story: Story, variation: Variation) -> tuple[str, str]:
+    """Kind and text of the mitigating change, as the variation asks it to be recorded."""
+    sc = story.scenario
+    if variation.mitigation_record == "fix_forward" and sc.change_kind:
+        return "deploy", "fix forward: release with a fix for {root}"
+    if variation.mitigation_record == "deploy" and sc.mitigation_kind == "rollback":
+        return "deploy", "redeploy {prev_version} of {root}"
+    return sc.mitigation_kind, sc.mitigation_text
+
+
+def _special_changes(
+    rng: np.random.Generator, story: Story, marks: ChangeMarks, variation: Variation
+) -> list[dict]:
     """The culprit (if any), the mitigating change and the red-herring deploy near the onset."""
     sc, root = story.scenario, story.root
     out = []
@@ -116,21 +141,23 @@ def _special_changes(rng: np.random.Generator, story: Story, marks: ChangeMarks)
                 "ts": story.change_ts,
                 "service": root,
                 "kind": sc.change_kind,
-                "status": sc.culprit_status,
+                "status": variation.culprit_status or sc.culprit_status,
                 "actor": story.people["owner"],
                 "description": sc.culprit_text,
             }
         )
     mitigation_service = story.ctx["caller"] if sc.culprit_kind == "dependency" else root
+    mitigation_kind, mitigation_text = _mitigation_kind(story, variation)
     out.append(
         {
             "_role": "mitigation",
             "ts": story.mitigated - minutes(rng, 0.3, 2.0),
             "service": mitigation_service,
-            "kind": sc.mitigation_kind,
+            "kind": mitigation_kind,
             "status": "succeeded",
             "actor": story.people["owner"],
-            "description": sc.mitigation_text,
+            "description": mitigation_text,
+            "_reverts": variation.mitigation_record == "deploy" and mitigation_kind != sc.mitigation_kind,
         }
     )
     if story.decoy_ts is not None:
@@ -228,6 +255,8 @@ def _assign_versions(story: Story, changes: list[dict]) -> None:
             )
             current[service] = (major, minor + 1, 0)
             shipped[role] = version_text(current[service])
+        elif rec.get("_reverts") and "culprit" in shipped:  # a rollback recorded as a plain deploy
+            current[service] = tuple(int(x) for x in ctx["prev_version"][1:].split("."))  # type: ignore[assignment]
         elif kind == "deploy":
             current[service] = (major, minor, patch + 1)
         elif kind == "rollback" and rec["id"] == ctx["mitigation_id"] and "culprit" in shipped:
@@ -276,7 +305,8 @@ def _commits(
             rec["sha"] = culprit_sha
         else:
             earlier = [c for c in by_service.get(rec["service"], []) if c["ts"] < rec["ts"]]
-            rec["sha"] = earlier[-1]["sha"] if earlier and rec["kind"] == "deploy" else next(spare)
+            forward = rec["kind"] == "deploy" and not rec.get("_reverts")
+            rec["sha"] = earlier[-1]["sha"] if earlier and forward else next(spare)
         rec["url"] = _url(story, rec["kind"], rec["service"], rec["id"])
     for c in commits:
         c["ts"] = iso(c["ts"])
@@ -344,6 +374,13 @@ def _culprit_commits(
                 "author": owner,
                 "additions": 1,
                 "deletions": 1,
+            }
+        elif culprit["kind"] == "infra":
+            fixed = {
+                "message": f"{root}: {ctx['infra_change']}",
+                "files": [f"terraform/services/{root}/main.tf"],
+                "repo": f"{story.org}/infrastructure",
+                "author": owner,
             }
         elif i == n - 1:
             fixed = {"message": ctx["commit_subject"], "author": owner}

@@ -19,11 +19,12 @@ from postmortem.generator.metrics import metric_table
 from postmortem.generator.scenarios import SCENARIOS
 from postmortem.generator.story import build_story
 from postmortem.generator.truth import GroundTruth
+from postmortem.generator.variation import NO_VARIATION, Variation, vary_story
 from postmortem.generator.writer import write_lines, write_metrics_csv
 
 GROUND_TRUTH = "ground_truth.json"
 SOURCES = (*DATASETS, "topology", "actions")
-_STREAMS = ("story", "changes", "alerts", "incident", "comms", "actions", "logs", "metrics")
+_STREAMS = ("story", "changes", "alerts", "incident", "comms", "actions", "logs", "metrics", "variation")
 
 
 def generate_incident(
@@ -38,11 +39,13 @@ def generate_incident(
     deploys: int | None = None,
     incident_id: str | None = None,
     drop_sources: Collection[str] = (),
+    variation: Variation = NO_VARIATION,
 ) -> GroundTruth:
     """Write a bundle for `scenario` into `out` (plus `ground_truth.json`) and return the ground truth.
 
     The same arguments always produce the same files. Sizes left as None are drawn from the seed;
-    `drop_sources` (dataset names such as "deploys" or "logs") leaves those files out.
+    `drop_sources` (dataset names such as "deploys" or "logs") leaves those files out; `variation`
+    perturbs the change records (see `postmortem.generator.variation`).
     """
     if scenario not in SCENARIOS:
         raise ValueError(f"unknown scenario {scenario!r}; choose from {', '.join(SCENARIOS)}")
@@ -56,13 +59,16 @@ def generate_incident(
     rngs = dict(
         zip(
             _STREAMS,
-            (np.random.default_rng(s) for s in np.random.SeedSequence(entropy).spawn(8)),
+            (np.random.default_rng(s) for s in np.random.SeedSequence(entropy).spawn(len(_STREAMS))),
             strict=True,
         )
     )
 
     story = build_story(rngs["story"], SCENARIOS[scenario], incident_id)
-    changes, commit_records, marks = build_changes(rngs["changes"], story, deploys, commits)
+    vary_story(rngs["variation"], story, variation)
+    changes, commit_records, marks = build_changes(
+        rngs["changes"], story, deploys, commits, variation, rngs["variation"]
+    )
     alerts = build_alerts(rngs["alerts"], story, None)
     incident = build_incident(rngs["incident"], story)
     chat = build_chat(rngs["comms"], story, changes, None)
@@ -114,6 +120,8 @@ def generate_incident(
         culprit_commit_shas=marks.culprit_commits,
         root_log_templates=[story.fmt(text) for _, text in sc.root_logs],
         dropped_sources=sorted(drop_sources),
+        **({} if variation.is_default else {"variation": variation.describe()}),
     )
-    (out / GROUND_TRUTH).write_text(truth.model_dump_json(indent=2) + "\n")
+    # fields left unset (a default variation) stay out of the file: unperturbed bundles keep their bytes
+    (out / GROUND_TRUTH).write_text(truth.model_dump_json(indent=2, exclude_unset=True) + "\n")
     return truth

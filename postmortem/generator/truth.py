@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from pydantic import AwareDatetime, BaseModel, Field
 
@@ -29,3 +30,6 @@ class GroundTruth(BaseModel):
     culprit_commit_shas: list[str] = Field(default_factory=list)
     root_log_templates: list[str] = Field(default_factory=list)
     dropped_sources: list[str] = Field(default_factory=list)
+    variation: dict[str, Any] = Field(
+        default_factory=dict, description="how the change records were perturbed (empty: not at all)"
+    )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from pydantic import BaseModel
 
@@ -30,3 +31,17 @@ class RawPayload(BaseModel):
     size: int
     fetched_at: datetime
     content: bytes
+
+
+class QualityRun(BaseModel):
+    """One stored data-quality run of an incident: totals, failed checks and the review verdict."""
+
+    id: int
+    incident_id: str
+    run_at: datetime
+    checks_total: int
+    checks_failed: int
+    needs_review: bool
+    review_reasons: list[str]
+    failures: list[dict[str, Any]]
+    quarantined: int

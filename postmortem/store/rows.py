@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from postmortem.model import Analysis, AuditEntry, ReportVersion, RootCause, SimilarIncident
@@ -69,11 +70,36 @@ def signal_rows(iid: str, analysis: Analysis) -> list[dict[str, Any]]:
     ]
 
 
-def quality_rows(iid: str, analysis: Analysis) -> list[dict[str, Any]]:
-    """Rows of the `quality_results` table."""
+def quality_run_row(iid: str, analysis: Analysis, run_at: datetime) -> dict[str, Any]:
+    """The `quality_runs` row of one analysis: totals, failed checks and the review verdict."""
+    failed = [q for q in analysis.data_quality if not q.success]
+    review = analysis.review
+    return {
+        "incident_id": iid,
+        "run_at": run_at,
+        "checks_total": len(analysis.data_quality),
+        "checks_failed": len(failed),
+        "needs_review": review.needs_review,
+        "review_reasons": review.reasons,
+        "failures": [
+            {
+                "source": q.source,
+                "check": q.check,
+                "severity": q.severity,
+                "unexpected_count": q.unexpected_count,
+            }
+            for q in failed
+        ],
+        "quarantined": len(analysis.quarantine),
+    }
+
+
+def quality_rows(iid: str, analysis: Analysis, run_id: int | None = None) -> list[dict[str, Any]]:
+    """Rows of the `quality_results` table, tied to their run."""
     return [
         {
             "incident_id": iid,
+            "run_id": run_id,
             "source": q.source,
             "check_name": q.check,
             "success": q.success,

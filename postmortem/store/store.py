@@ -22,6 +22,7 @@ from postmortem.model import (
     GateVerdict,
     Incident,
     PastIncident,
+    QualityResult,
     Quarantined,
     ReportVersion,
     TimelineEvent,
@@ -35,12 +36,13 @@ from postmortem.store.audit import (
     verify_chain,
 )
 from postmortem.store.engine import alembic_config, dialect_insert, make_engine, normalise_url, sqlite_file
-from postmortem.store.records import RawPayload, TicketInfo
+from postmortem.store.records import QualityRun, RawPayload, TicketInfo
 from postmortem.store.rows import (
     audit_entry,
     change_rows,
     change_text,
     quality_rows,
+    quality_run_row,
     report_version,
     signal_rows,
     ticket_info,
@@ -52,6 +54,7 @@ from postmortem.store.tables import (
     EventRow,
     IncidentRow,
     QualityResultRow,
+    QualityRunRow,
     QuarantineRow,
     RawPayloadRow,
     ReportVersionRow,
@@ -253,10 +256,13 @@ class Store:
             self._upsert_incident(session, analysis.incident, now)
             session.execute(delete(EventRow).where(EventRow.incident_id == iid))
             _copy_events(session, events)
+            run_id = session.execute(
+                insert(QualityRunRow).values(quality_run_row(iid, analysis, now)).returning(QualityRunRow.id)
+            ).scalar_one()
             for table, rows in (
                 (ChangeRow, change_rows(iid, analysis.root_cause)),
                 (SignalRow, signal_rows(iid, analysis)),
-                (QualityResultRow, quality_rows(iid, analysis)),
+                (QualityResultRow, quality_rows(iid, analysis, run_id)),
             ):
                 session.execute(delete(table).where(table.incident_id == iid))
                 if rows:
@@ -287,6 +293,33 @@ class Store:
             row.data = verdict.model_dump(mode="json")
             row.updated_at = now
             session.add(row)
+
+    def quality_results(self, incident_id: str) -> list[QualityResult]:
+        """The data-quality results of the incident's latest run, in the order the checks ran."""
+        with self._reader() as session:
+            rows = session.scalars(
+                select(QualityResultRow)
+                .where(QualityResultRow.incident_id == incident_id)
+                .order_by(QualityResultRow.id)
+            ).all()
+        return [
+            QualityResult(
+                source=r.source,
+                check=r.check_name,
+                success=r.success,
+                unexpected_count=r.unexpected_count,
+                severity=r.severity,
+                details=r.details,
+            )
+            for r in rows
+        ]
+
+    def quality_runs(self, incident_id: str) -> list[QualityRun]:
+        """Every data-quality run of the incident, oldest first, with its review verdict."""
+        with self._reader() as session:
+            query = select(QualityRunRow).where(QualityRunRow.incident_id == incident_id)
+            rows = session.scalars(query.order_by(QualityRunRow.id)).all()
+            return [QualityRun.model_validate(r, from_attributes=True) for r in rows]
 
     def timeline(self, incident_id: str) -> list[TimelineEvent]:
         """The stored timeline of an incident, in order."""
@@ -399,7 +432,7 @@ class Store:
     # ------------------------------------------------------------ similarity memory
 
     def past_incidents(self, exclude_id: str | None = None, limit: int = 500) -> list[PastIncident]:
-        """The most recent stored incidents with their root cause, resolution and log templates."""
+        """The most recent stored incidents with their root cause, resolution, log templates and signals."""
         query = select(IncidentRow.id, IncidentRow.data).order_by(
             IncidentRow.started_at.desc().nulls_last(), IncidentRow.id
         )
@@ -418,13 +451,18 @@ class Store:
             }
             top_services: dict[str, str] = {}
             templates: dict[str, list[str]] = {}
+            signals: dict[str, list[str]] = {}
             for iid, kind, ref in session.execute(
                 select(SignalRow.incident_id, SignalRow.kind, SignalRow.ref)
-                .where(SignalRow.incident_id.in_(ids), SignalRow.kind.in_(("service", "log_pattern")))
+                .where(
+                    SignalRow.incident_id.in_(ids), SignalRow.kind.in_(("service", "log_pattern", "metric"))
+                )
                 .order_by(SignalRow.incident_id, SignalRow.kind, SignalRow.rank)
             ):
                 if kind == "service":
                     top_services.setdefault(iid, f"service {ref}")
+                elif kind == "metric":
+                    signals.setdefault(iid, []).append(ref)
                 else:
                     templates.setdefault(iid, []).append(ref)
             top_actions: dict[str, str] = {}
@@ -447,6 +485,7 @@ class Store:
                     root_cause=change_text(change) if change is not None else top_services.get(iid),
                     resolution=str(resolution) if resolution else top_actions.get(iid),
                     templates=templates.get(iid, []),
+                    signals=signals.get(iid, []),
                 )
             )
         return past

@@ -173,14 +173,35 @@ class SignalRow(Base):
     data: Mapped[dict[str, Any]]
 
 
+class QualityRunRow(Base):
+    """One data-quality run of an incident (kept per run): totals and the human-review verdict."""
+
+    __tablename__ = "quality_runs"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    incident_id: Mapped[str] = mapped_column(
+        String(200), ForeignKey("incidents.id", ondelete="CASCADE"), index=True
+    )
+    run_at: Mapped[datetime]
+    checks_total: Mapped[int] = mapped_column(Integer)
+    checks_failed: Mapped[int] = mapped_column(Integer)
+    needs_review: Mapped[bool]
+    review_reasons: Mapped[list[Any]]
+    failures: Mapped[list[Any]]
+    quarantined: Mapped[int] = mapped_column(Integer)
+
+
 class QualityResultRow(Base):
-    """Outcome of one data-quality check on one dataset."""
+    """Outcome of one data-quality check on one dataset, in the incident's latest run."""
 
     __tablename__ = "quality_results"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     incident_id: Mapped[str] = mapped_column(
         String(200), ForeignKey("incidents.id", ondelete="CASCADE"), index=True
+    )
+    run_id: Mapped[int | None] = mapped_column(
+        Integer, ForeignKey("quality_runs.id", ondelete="CASCADE"), index=True
     )
     source: Mapped[str] = mapped_column(String(100))
     check_name: Mapped[str] = mapped_column(String(200))
@@ -255,3 +276,29 @@ class AuditRow(Base):
     payload: Mapped[dict[str, Any]] = mapped_column(JSON)
     prev_hash: Mapped[str] = mapped_column(String(64))
     hash: Mapped[str] = mapped_column(String(64), unique=True)
+
+
+class WebhookDeliveryRow(Base):
+    """An accepted incident webhook, kept until its `incident.closed` event is confirmed by Prefect."""
+
+    __tablename__ = "webhook_deliveries"
+    __table_args__ = (
+        UniqueConstraint("source", "delivery_id"),
+        Index(None, "status", "next_attempt_at"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    source: Mapped[str] = mapped_column(String(40))
+    delivery_id: Mapped[str] = mapped_column(String(200))
+    event_type: Mapped[str] = mapped_column(String(200))
+    incident_source: Mapped[str] = mapped_column(String(40))
+    incident_id: Mapped[str] = mapped_column(String(200))
+    title: Mapped[str | None] = mapped_column(Text)
+    event_id: Mapped[str] = mapped_column(String(36), unique=True)
+    status: Mapped[str] = mapped_column(String(16))
+    payload: Mapped[dict[str, Any]]
+    received_at: Mapped[datetime]
+    attempts: Mapped[int] = mapped_column(Integer)
+    next_attempt_at: Mapped[datetime]
+    emitted_at: Mapped[datetime | None]
+    last_error: Mapped[str | None] = mapped_column(Text)

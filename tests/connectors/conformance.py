@@ -17,6 +17,9 @@ Use it from a connector's tests:
     def test_conformance(check, caplog, tmp_path):
         check(CASE, caplog, tmp_path)
 
+An incident source's own evidence (`incident_evidence`) is checked the same way: set
+`incident_id=` and `capability` to the dataset to check (e.g. "chat"); `window` is then unused.
+
 Every check starts a fresh FakeServer, plants PLANTED_SECRET through `build`, captures logs at
 DEBUG and asserts the secret never shows in repr(), logs, exceptions, raw payload URIs or records.
 Build the connector with `retries >= 3` and `backoff=0` so the retry checks stay fast.
@@ -36,7 +39,7 @@ from typing import Any
 
 import pytest
 
-from connectors.base import Collected, Window, capabilities_of, fetch
+from connectors.base import Collected, Window, capabilities_of, fetch, fetch_evidence
 from connectors.bundle import DATASETS, load_bundle, write_bundle
 from connectors.config import ConfigError, connector_config, is_secret
 from connectors.http import HttpError, PayloadError
@@ -63,6 +66,21 @@ class ConnectorCase:
     http: bool = True
     secret_sent: bool = True
     rate_limit: bool = False
+    incident_id: str | None = None  # set: `capability` is read from fetch_incident_evidence(incident_id)
+
+    @property
+    def needs(self) -> str:
+        """The capability the connector must declare for this case."""
+        return "incident_evidence" if self.incident_id is not None else self.capability
+
+
+def _collect(connector: object, case: ConnectorCase) -> Collected:
+    """The case's dataset, from a window capability or from the incident's own evidence."""
+    if case.incident_id is None:
+        return fetch(connector, case.capability, case.window)
+    parts = {c.dataset: c for c in fetch_evidence(connector, case.incident_id)}
+    assert case.capability in parts, f"fetch_incident_evidence returned no {case.capability!r} dataset"
+    return parts[case.capability]
 
 
 def _fetch(connector: object, case: ConnectorCase) -> Collected:
@@ -71,7 +89,7 @@ def _fetch(connector: object, case: ConnectorCase) -> Collected:
 
     def run() -> None:
         try:
-            box["value"] = fetch(connector, case.capability, case.window)
+            box["value"] = _collect(connector, case)
         except BaseException as exc:  # re-raised in the test thread below
             box["error"] = exc
 
@@ -135,7 +153,7 @@ def check_records_and_pagination(
     """Pagination ends, records validate as the dataset's model and load back through the bundle reader."""
     server, connector = _start(case, caplog)
     try:
-        assert case.capability in capabilities_of(connector), f"connector lacks capability {case.capability}"
+        assert case.needs in capabilities_of(connector), f"connector lacks capability {case.needs}"
         collected = _fetch(connector, case)
         spec = DATASETS[case.capability]
         assert collected.dataset == case.capability
@@ -241,8 +259,7 @@ def check_malformed_json(case: ConnectorCase, caplog: pytest.LogCaptureFixture, 
 
 def check_rate_limit(case: ConnectorCase, caplog: pytest.LogCaptureFixture, tmp_path: Path) -> None:
     """A GitHub-style 403 with `x-ratelimit-remaining: 0` waits for `x-ratelimit-reset` and succeeds."""
-    if not (case.http and case.rate_limit):
-        pytest.skip("the API has no GitHub-style rate limit")
+    assert case.http and case.rate_limit, "only for HTTP APIs with GitHub-style rate limits"
     reset = str(int(time.time()) + 2)
     headers = {"x-ratelimit-remaining": "0", "x-ratelimit-reset": reset}
     server, connector, collected, error, elapsed = _with_faults(
@@ -261,8 +278,10 @@ CHECKS: list[Callable[[ConnectorCase, pytest.LogCaptureFixture, Path], None]] = 
     check_server_errors_retried,
     check_auth_error_not_retried,
     check_malformed_json,
-    check_rate_limit,
 ]
+"""The checks every connector passes."""
+RATE_LIMITED_CHECKS = [*CHECKS, check_rate_limit]
+"""The checks of a connector whose API has GitHub-style rate limits (`ConnectorCase.rate_limit`)."""
 
 
 def check_config(ct: ConnectorType, table: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> None:

@@ -9,7 +9,12 @@ from connectors.base import Collected, Window
 from connectors.http import BearerAuth, HttpClient
 from postmortem.model import MetricPoint
 from tests.connectors import sample_connector as sample
-from tests.connectors.conformance import CHECKS, ConnectorCase, check_config, check_records_and_pagination
+from tests.connectors.conformance import (
+    RATE_LIMITED_CHECKS,
+    ConnectorCase,
+    check_config,
+    check_records_and_pagination,
+)
 
 
 def build(url: str, secret: str) -> object:
@@ -22,12 +27,12 @@ METRICS = ConnectorCase(
     "metrics", build, sample.script, "/api/points", sample.WINDOW, pages=2, rate_limit=True
 )
 DEPLOYS = ConnectorCase(
-    "deploys", build, sample.script, "/api/releases", sample.WINDOW, pages=2, min_records=2
+    "deploys", build, sample.script, "/api/releases", sample.WINDOW, pages=2, min_records=2, rate_limit=True
 )
 
 
 @pytest.mark.parametrize("case", [METRICS, DEPLOYS], ids=["metrics", "deploys"])
-@pytest.mark.parametrize("check", CHECKS, ids=lambda c: c.__name__)
+@pytest.mark.parametrize("check", RATE_LIMITED_CHECKS, ids=lambda c: c.__name__)
 def test_sample_connector_conforms(check, case, caplog, tmp_path):
     check(case, caplog, tmp_path)
 

@@ -20,7 +20,13 @@ from connectors.config import ConfigError, connector_config
 from connectors.github import CONNECTOR, GitHubConfig, GitHubConnector, GitHubRepo, deployment_outcome
 from connectors.http import HttpError, PayloadError, RateLimited
 from postmortem.model import Change, Commit
-from tests.connectors.conformance import CHECKS, PLANTED_SECRET, SECRET_ENV, ConnectorCase, check_config
+from tests.connectors.conformance import (
+    PLANTED_SECRET,
+    RATE_LIMITED_CHECKS,
+    SECRET_ENV,
+    ConnectorCase,
+    check_config,
+)
 from tests.connectors.fakeserver import FakeServer, Recorded, Reply
 
 DOCS = Path(__file__).resolve().parents[2] / "docs" / "connectors" / "github.md"
@@ -665,7 +671,7 @@ DEPLOYS = ConnectorCase(
 
 
 @pytest.mark.parametrize("case", [COMMITS, DEPLOYS], ids=["commits", "deploys"])
-@pytest.mark.parametrize("check", CHECKS, ids=lambda c: c.__name__)
+@pytest.mark.parametrize("check", RATE_LIMITED_CHECKS, ids=lambda c: c.__name__)
 def test_conformance(check, case: ConnectorCase, caplog: pytest.LogCaptureFixture, tmp_path: Path) -> None:
     check(case, caplog, tmp_path)
 

@@ -25,9 +25,10 @@ def test_past_incidents_returns_what_was_saved(store: Store) -> None:
     assert inc1.root_cause == "deploy dep-7 on checkout"
     assert inc1.resolution == "A"  # the top action that passed the gate
     assert inc1.templates == ["connection pool exhausted <*>", "timeout calling <*>"]
+    assert inc1.signals == ["checkout/http_5xx"]  # the deviating metric series
     assert inc2.root_cause == "service checkout"  # no change implicated: top service
     assert inc2.resolution == "Rolled back the pool size change"
-    assert (inc3.root_cause, inc3.resolution, inc3.templates) == (None, None, [])
+    assert (inc3.root_cause, inc3.resolution, inc3.templates, inc3.signals) == (None, None, [], [])
 
 
 def test_past_incidents_excludes_and_limits(store: Store) -> None:

@@ -1,4 +1,4 @@
-"""Onset detection and service ranking on synthetic metric series with a known truth."""
+"""Onset detection on synthetic metric series with a known truth."""
 
 from __future__ import annotations
 
@@ -7,10 +7,9 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-import pytest
 
-from postmortem.model import Incident, MetricCandidate, Onset, Topology
-from tasks.onset import detect_onsets, overall_onset, rank_services
+from postmortem.model import Incident, MetricCandidate, Onset
+from tasks.onset import detect_onsets, overall_onset
 
 T0 = datetime(2025, 6, 1, 8, 0, tzinfo=UTC)  # first sample
 STEP = timedelta(minutes=1)
@@ -197,50 +196,10 @@ def test_overall_onset_of_weak_deviations_only() -> None:
     assert overall_onset([cand("a", 3, 0.2), cand("b", 1, 0.1)]) == Onset()
 
 
-# ---------------------------------------------------------------- service ranking
-
-CHAIN = Topology(services={"web": ["api"], "api": ["db"], "db": []})
-
-
-def test_dependency_that_deviates_first_is_the_root_with_its_propagation_path() -> None:
-    candidates = [cand("web", 6, 0.95), cand("api", 3, 0.9), cand("db", 0, 0.7)]
-    ranked = rank_services(candidates, CHAIN, incident())
-    assert [s.service for s in ranked] == ["db", "api", "web"]
-    evidence = " | ".join(ranked[0].evidence)
-    assert "propagation path: db -> api -> web" in evidence
-    assert "3 min before its caller api" in evidence
-    assert any("its dependency db deviated first" in e for e in ranked[1].evidence)
-
-
-def test_caller_that_deviates_first_with_healthy_dependencies_is_the_root() -> None:
-    candidates = [cand("web", 4, 0.95), cand("api", 0, 0.85)]  # db has no deviation
-    ranked = rank_services(candidates, CHAIN, incident(services=["web", "api", "db"]))
-    assert ranked[0].service == "api"
-    assert "its dependency db looks healthy" in ranked[0].evidence
-    assert "propagation path: api -> web" in ranked[0].evidence
-    assert ranked[-1].service == "db" and ranked[-1].score == 0.0
-    assert "no metrics" in ranked[-1].evidence[0]
-
-
-def test_dependency_deviating_at_the_same_time_takes_the_blame() -> None:
-    candidates = [cand("api", 0, 0.95), cand("db", 1, 0.8)]  # within the sampling skew
-    ranked = rank_services(candidates, CHAIN, incident())
-    assert ranked[0].service == "db"
-
-
-def test_weak_dependency_blip_does_not_make_the_caller_a_symptom() -> None:
-    candidates = [cand("api", 0, 0.95), cand("db", -3, 0.3)]
-    ranked = rank_services(candidates, CHAIN, incident())
-    assert ranked[0].service == "api"
-
-
-def test_service_outside_the_topology_is_ranked_with_that_caveat() -> None:
-    ranked = rank_services([cand("lonely", 0, 0.8)], CHAIN, incident())
-    assert ranked[0].service == "lonely"
-    assert any("not in the topology" in e for e in ranked[0].evidence)
-
-
-@pytest.mark.parametrize("services", [[], ["api"]])
-def test_no_candidates(services: list[str]) -> None:
-    ranked = rank_services([], CHAIN, incident(services=services))
-    assert [s.service for s in ranked] == services
+def test_overall_onset_of_the_root_service_ignores_an_earlier_blip_elsewhere() -> None:
+    candidates = [cand("cache", -11, 0.56), cand("pricing", 0, 0.95), cand("pricing", 1, 0.7, "cpu")]
+    assert overall_onset(candidates).service == "cache"  # the earliest significant series overall
+    assert overall_onset(candidates, "pricing") == Onset(ts=at(IMPACT), service="pricing", metric="m")
+    weak_root = [cand("db", 2, 0.2), cand("api", 0, 0.9)]  # the root's only series is not significant
+    assert overall_onset(weak_root, "db") == Onset(ts=at(IMPACT + 2), service="db", metric="m")
+    assert overall_onset(candidates, "nowhere").service == "cache"  # no series: all services

@@ -1,118 +1,44 @@
-"""Data-quality checks: one planted defect of each kind per dataset fails exactly the right check."""
+"""Dataset suites: each planted defect fails exactly its check with the right count; a clean bundle passes."""
 
 from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
 import pytest
 
-from connectors.bundle import Bundle, load_bundle, write_bundle
-from postmortem.model import QualityResult
-from tasks import quality
-from tasks.quality import CHECK_SEVERITY, QUALITY_CHECKS_VERSION, check_quality
+from connectors.bundle import Bundle, incident_window, load_bundle, write_bundle
+from postmortem.model import Incident, QualityResult, review_of
+from tasks.quality import CHECK_SEVERITY, QualitySettings, build_policy, check_quality, dataset_checks
+from tasks.quality.validate import validate_frame
+from tests.tasks.quality_data import (
+    ACTIONS,
+    DEFECTS,
+    GAP_SERIES,
+    INCIDENT,
+    INCIDENT_DEFECTS,
+    OLD,
+    at,
+    clean,
+    series,
+    write,
+)
 
 REPO = Path(__file__).resolve().parents[2]
-
-INCIDENT: dict[str, Any] = {
-    "id": "INC-9",
-    "title": "Checkout errors",
-    "severity": "SEV2",
-    "services": ["checkout"],
-    "started_at": "2026-03-02T10:00:00Z",
-    "detected_at": "2026-03-02T10:05:00Z",
-    "acknowledged_at": "2026-03-02T10:07:00Z",
-    "mitigated_at": "2026-03-02T10:40:00Z",
-    "resolved_at": "2026-03-02T11:00:00Z",
-}
-OLD = "2026-03-01T00:00:00Z"  # before the window (04:00 .. 11:30)
-SHA40 = "0123456789abcdef0123456789abcdef01234567"
-
-CLEAN: dict[str, list[dict[str, Any]]] = {
-    "alerts": [
-        {"id": "a1", "ts": "2026-03-02T10:04:00Z", "ends_at": "2026-03-02T10:30:00Z", "status": "firing"},
-        {"id": "a2", "ts": "2026-03-02T10:10:00Z", "status": "resolved"},
-    ],
-    "metrics": [
-        {"ts": "2026-03-02T10:00:00Z", "service": "checkout", "metric": "latency_p99", "value": 120.0},
-        {"ts": "2026-03-02T10:01:00Z", "service": "checkout", "metric": "latency_p99", "value": 900.0},
-        {"ts": "2026-03-02T10:02:00Z", "service": "checkout", "metric": "latency_p99", "value": 910.5},
-        {"ts": "2026-03-02T10:00:00Z", "service": "checkout", "metric": "error_rate", "value": 0.01},
-    ],
-    "logs": [
-        {"ts": "2026-03-02T10:01:00Z", "service": "checkout", "level": "info", "message": "ok"},
-        {"ts": "2026-03-02T10:02:00Z", "service": "checkout", "level": "ERROR", "message": "boom"},
-        {"ts": "2026-03-02T10:03:00Z", "service": "checkout", "level": "Warn", "message": "slow"},
-    ],
-    "commits": [
-        {"sha": SHA40, "ts": "2026-03-02T09:00:00Z", "service": "checkout"},
-        {"sha": "abc1234", "ts": "2026-03-02T09:10:00Z", "service": "checkout"},
-    ],
-    "deploys": [
-        {"id": "d1", "ts": "2026-03-02T09:55:00Z", "status": "succeeded", "kind": "deploy", "sha": "abc1234"},
-        {"id": "d2", "ts": "2026-03-02T10:39:00Z", "status": "rolled_back", "kind": "rollback"},
-    ],
-    "chat": [{"ts": "2026-03-02T10:06:00Z", "channel": "#inc", "user": "ann", "text": "looking"}],
-    "tickets": [{"key": "T-1", "ts": "2026-03-02T10:08:00Z", "title": "Checkout errors", "status": "open"}],
-}
-ACTIONS = [{"title": "Alert on checkout p99 > 800 ms", "type": "detect"}]
-
-# one defect of each kind per dataset: (record, the check it must fail)
-DEFECTS: dict[str, list[tuple[dict[str, Any], str]]] = {
-    "alerts": [
-        ({"id": "a1", "ts": "2026-03-02T10:05:00Z", "status": "firing"}, "id_unique"),
-        ({"id": "a3", "ts": OLD}, "ts_in_window"),
-        ({"id": "a4", "ts": "2026-03-02T10:06:00Z", "status": "pending"}, "status_in_set"),
-        ({"id": "a5", "ts": "2026-03-02T10:20:00Z", "ends_at": "2026-03-02T10:10:00Z"}, "ends_after_start"),
-    ],
-    "metrics": [
-        (
-            {"ts": "2026-03-02T10:00:00Z", "service": "checkout", "metric": "latency_p99", "value": 5.0},
-            "one_value_per_ts",
-        ),
-        (
-            {"ts": "2026-03-02T10:03:00Z", "service": "checkout", "metric": "latency_p99", "value": "n/a"},
-            "value_numeric",
-        ),
-        ({"ts": OLD, "service": "checkout", "metric": "error_rate", "value": 0.02}, "ts_in_window"),
-    ],
-    "logs": [
-        (
-            {"ts": "2026-03-02T10:04:00Z", "service": "checkout", "level": "verbose", "message": "x"},
-            "level_in_set",
-        ),
-        ({"ts": OLD, "service": "checkout", "level": "info", "message": "old"}, "ts_in_window"),
-    ],
-    "commits": [
-        ({"sha": SHA40, "ts": "2026-03-02T09:20:00Z"}, "sha_unique"),
-        ({"sha": "not-a-sha", "ts": "2026-03-02T09:30:00Z"}, "sha_format"),
-        ({"sha": "def5678", "ts": OLD}, "ts_in_window"),
-    ],
-    "deploys": [
-        ({"id": "d1", "ts": "2026-03-02T09:56:00Z", "status": "succeeded", "kind": "deploy"}, "id_unique"),
-        ({"id": "d3", "ts": "2026-03-02T09:57:00Z", "status": "exploded", "kind": "deploy"}, "status_in_set"),
-        ({"id": "d4", "ts": "2026-03-02T09:58:00Z", "status": "failed", "kind": "teleport"}, "kind_in_set"),
-        ({"id": "d5", "ts": "2026-03-02T09:59:00Z", "kind": "deploy", "sha": "zzz"}, "sha_format"),
-        ({"id": "d6", "ts": OLD, "kind": "config"}, "ts_in_window"),
-    ],
-    "chat": [({"ts": OLD, "text": "old"}, "ts_in_window")],
-    "tickets": [
-        ({"key": "T-1", "ts": "2026-03-02T10:09:00Z"}, "key_unique"),
-        ({"key": "T-2", "ts": OLD}, "ts_in_window"),
-    ],
-}
-# a duplicate counts every row of its group, as GX does
-EXPECTED_COUNT = {"id_unique": 2, "sha_unique": 2, "key_unique": 2, "one_value_per_ts": 2}
+SETTINGS = QualitySettings()
+POLICY = build_policy(SETTINGS)
 
 
-def failures(results: list[QualityResult]) -> dict[tuple[str, str], QualityResult]:
-    """Failed results by (source, check)."""
-    return {(r.source, r.check): r for r in results if not r.success}
+def failures(results: list[QualityResult]) -> dict[tuple[str, str], int]:
+    """Unexpected counts of the failed results by (source, check)."""
+    return {(r.source, r.check): r.unexpected_count for r in results if not r.success}
 
 
 def by_key(results: list[QualityResult]) -> dict[tuple[str, str], QualityResult]:
@@ -122,105 +48,150 @@ def by_key(results: list[QualityResult]) -> dict[tuple[str, str], QualityResult]
     return keyed
 
 
-def clean_bundle(root: Path) -> Bundle:
-    """A bundle with every dataset and no defect."""
-    return load_bundle(write_bundle(root, INCIDENT, CLEAN, actions=ACTIONS))
+def validate(bundle_dataset: str, bundle) -> list[QualityResult]:
+    """One dataset's suite on a read-back bundle."""
+    window = incident_window(bundle.incident, SETTINGS.window.before, SETTINGS.window.after)
+    return validate_frame(
+        bundle_dataset, bundle.frames[bundle_dataset], bundle.incident, window, SETTINGS, POLICY
+    )
 
 
 @pytest.fixture(scope="module")
 def clean_results(tmp_path_factory: pytest.TempPathFactory) -> list[QualityResult]:
-    return check_quality(clean_bundle(tmp_path_factory.mktemp("clean")))
+    return check_quality(write(tmp_path_factory.mktemp("clean")), settings=SETTINGS)
 
 
-@pytest.fixture(scope="module")
-def dirty_results(tmp_path_factory: pytest.TempPathFactory) -> list[QualityResult]:
-    datasets = {name: rows + [rec for rec, _ in DEFECTS.get(name, [])] for name, rows in CLEAN.items()}
-    incident = {**INCIDENT, "mitigated_at": "2026-03-02T10:03:00Z", "services": []}
-    actions = [*ACTIONS, {"title": "Fix it", "type": "fix"}]
-    root = write_bundle(tmp_path_factory.mktemp("dirty"), incident, datasets, actions=actions)
-    return check_quality(load_bundle(root))
+CASES = [
+    pytest.param(name, added, check, count, id=f"{name}-{case}")
+    for name, defects in DEFECTS.items()
+    for case, added, check, count in defects
+]
 
 
-def test_clean_bundle_passes_every_check(clean_results: list[QualityResult]) -> None:
+@pytest.mark.parametrize(("name", "added", "check", "count"), CASES)
+def test_a_planted_defect_fails_its_check_only(
+    name: str, added: list[dict], check: str, count: int, tmp_path: Path
+) -> None:
+    datasets = clean()
+    datasets[name] = datasets[name] + added
+    results = validate(name, write(tmp_path, datasets))
+    assert failures(results) == {(name, check): count}
+    failed = by_key(results)[(name, check)]
+    assert failed.severity == CHECK_SEVERITY[f"{name}.{check}"] == "warn"
+    assert failed.details["examples"], "a failure names its offending rows"
+    assert all(isinstance(e["line"], int) for e in failed.details["examples"])
+
+
+def test_a_metric_series_with_missed_scrapes_fails_the_gap_check(tmp_path: Path) -> None:
+    datasets = clean()
+    datasets["metrics"] = GAP_SERIES + series("error_rate", -5, 65)
+    results = validate("metrics", write(tmp_path, datasets))
+    assert failures(results) == {("metrics", "no_scrape_gap"): 1}
+    (example,) = by_key(results)[("metrics", "no_scrape_gap")].details["examples"]
+    assert example["value"] == {
+        "service": "checkout",
+        "metric": "latency_p99",
+        "ts": at(30),
+        "gap_intervals": 11.0,
+    }
+    assert example["line"] == 2 + 25  # header, then the 25 samples before the gap
+
+
+@pytest.mark.parametrize("layout", ["by time", "shuffled", "by series"])
+def test_gaps_and_coverage_do_not_depend_on_the_row_order(layout: str, tmp_path: Path) -> None:
+    rows = GAP_SERIES + series("error_rate", -5, 65) + series("saturation", 30, 65)
+    if layout == "by time":
+        rows = sorted(rows, key=lambda r: r["ts"])
+    elif layout == "shuffled":
+        rows = [rows[(i * 37) % len(rows)] for i in range(len(rows))]  # 37 is prime to the 168 rows
+    datasets = {**clean(), "metrics": rows}
+    results = by_key(validate("metrics", write(tmp_path, datasets)))
+    assert failures(list(results.values())) == {
+        ("metrics", "no_scrape_gap"): 1,
+        ("metrics", "covers_incident"): 1,
+    }
+    assert results[("metrics", "no_scrape_gap")].details["examples"][0]["value"]["ts"] == at(30)
+    assert results[("metrics", "covers_incident")].details["examples"][0]["value"]["metric"] == "saturation"
+
+
+@pytest.mark.parametrize(("case", "change", "check"), INCIDENT_DEFECTS, ids=[c[0] for c in INCIDENT_DEFECTS])
+def test_incident_defects(case: str, change: dict[str, Any], check: str, tmp_path: Path) -> None:
+    results = check_quality(write(tmp_path, {}, **change), settings=SETTINGS)
+    assert failures(results) == {("incident", check): 1}
+
+
+def test_a_clean_bundle_passes_every_check(clean_results: list[QualityResult]) -> None:
     assert failures(clean_results) == {}
-    checks = by_key(clean_results)
-    for name in CLEAN:
-        assert (name, "ts_in_window") in checks and (name, "ts_not_null") in checks
-    assert checks[("metrics", "value_numeric")].details["element_count"] == len(CLEAN["metrics"])
-    assert checks[("logs", "level_in_set")].success  # ERROR and Warn are accepted case-insensitively
-    assert checks[("actions", "type_in_set")].success
-    assert all(r.severity == CHECK_SEVERITY[r.check] for r in clean_results)
-    assert QUALITY_CHECKS_VERSION == "1"
+    keyed = by_key(clean_results)
+    dataset_keys = {(d, c.name) for d, checks in dataset_checks(SETTINGS).items() for c in checks}
+    incident_keys = {tuple(k.split(".", 1)) for k in CHECK_SEVERITY if k.startswith("incident.")}
+    assert set(keyed) == dataset_keys | incident_keys  # every check ran, none was skipped
+    assert all(r.severity == CHECK_SEVERITY[f"{r.source}.{r.check}"] for r in clean_results)
+    metrics = keyed[("metrics", "no_scrape_gap")].details
+    assert metrics["element_count"] == len(clean()["metrics"])
+    assert metrics["kwargs"] == {"column": "gap_intervals", "max_value": 5.0}
+    assert keyed[("logs", "level_in_set")].success  # ERROR and Warn are accepted case-insensitively
 
 
-def test_each_planted_defect_fails_its_check_with_the_right_count(dirty_results: list[QualityResult]) -> None:
+def test_every_defect_at_once_fails_each_check_with_the_summed_count(tmp_path: Path) -> None:
+    datasets = clean()
     expected: dict[tuple[str, str], int] = {}
     for name, defects in DEFECTS.items():
-        for _, check in defects:
-            key = (name, check)
-            expected[key] = expected.get(key, 0) + EXPECTED_COUNT.get(check, 1)
-    expected |= {
-        ("actions", "type_in_set"): 1,
-        ("incident", "milestones_in_order"): 1,
-        ("incident", "services_not_empty"): 1,
-    }
-    failed = failures(dirty_results)
-    assert {k: r.unexpected_count for k, r in failed.items()} == expected
-
-
-def test_failures_name_offending_values_and_lines(dirty_results: list[QualityResult]) -> None:
-    failed = failures(dirty_results)
-    kind = failed[("deploys", "kind_in_set")]
-    assert kind.details == {
-        "expectation": "expect_column_values_to_be_in_set",
-        "examples": [{"line": 5, "value": "teleport"}],
-        "element_count": 7,
-    }
-    assert failed[("metrics", "value_numeric")].details["examples"] == [{"line": 7, "value": "n/a"}]
-    assert failed[("logs", "level_in_set")].details["examples"] == [{"line": 4, "value": "verbose"}]
-    assert failed[("commits", "sha_format")].details["examples"] == [{"line": 4, "value": "not-a-sha"}]
-    assert failed[("alerts", "ts_in_window")].details["examples"] == [{"line": 4, "value": OLD}]
-    dup = failed[("metrics", "one_value_per_ts")].details["examples"]
-    assert [e["line"] for e in dup] == [2, 6]
-    assert dup[0]["value"] == {"ts": "2026-03-02T10:00:00Z", "service": "checkout", "metric": "latency_p99"}
-    assert [e["line"] for e in failed[("alerts", "id_unique")].details["examples"]] == [1, 3]
-    order = failed[("incident", "milestones_in_order")]
+        for _, added, check, count in defects:
+            datasets[name] = datasets[name] + added
+            expected[(name, check)] = expected.get((name, check), 0) + count
+    bundle = load_bundle(
+        write_bundle(
+            tmp_path,
+            {**INCIDENT, "mitigated_at": at(3)},
+            datasets,
+            actions=[*ACTIONS, {"title": "Fix", "type": "fix"}],
+        )
+    )
+    results = check_quality(bundle, settings=SETTINGS)
+    expected |= {("actions", "type_in_set"): 1, ("incident", "milestones_in_order"): 1}
+    assert failures(results) == expected
+    keyed = by_key(results)
+    assert keyed[("deploys", "kind_in_set")].details["examples"] == [{"line": 5, "value": "teleport"}]
+    assert keyed[("metrics", "value_numeric")].details["examples"][0]["value"] == "n/a"
+    dup = keyed[("metrics", "one_value_per_ts")].details["examples"]
+    assert dup[0]["value"] == {"ts": at(0), "service": "checkout", "metric": "error_rate"}
+    order = keyed[("incident", "milestones_in_order")]
     assert order.severity == "critical"
-    assert order.details["examples"][0]["milestone"] == "mitigated_at"
-    assert order.details["examples"][0]["before"] == "acknowledged_at"
-    json.dumps([r.model_dump(mode="json") for r in dirty_results])
+    assert order.details["examples"][0] == {
+        "milestone": "mitigated_at",
+        "value": at(3),
+        "before": "acknowledged_at",
+        "before_value": at(7),
+    }
+    json.dumps([r.model_dump(mode="json") for r in results], allow_nan=False)
 
 
-def test_severity_policy(dirty_results: list[QualityResult]) -> None:
-    failed = failures(dirty_results)
-    assert failed[("deploys", "kind_in_set")].severity == "warn"
-    assert failed[("alerts", "ts_in_window")].severity == "warn"
-    assert all(CHECK_SEVERITY[c] == "critical" for c in CHECK_SEVERITY if c.endswith("_not_null"))
+def test_a_severity_outside_the_model_is_a_critical_failure() -> None:
+    incident = Incident.model_validate(INCIDENT).model_copy(update={"severity": "SEV0"})  # not re-validated
+    bundle = Bundle(incident, {}, present={"incident.json"})
+    results = by_key(check_quality(bundle, settings=SETTINGS))
+    assert not results[("incident", "severity_in_set")].success
+    assert results[("incident", "severity_in_set")].severity == "critical"
 
 
-def test_null_keys_are_critical(tmp_path: Path) -> None:
-    bundle = clean_bundle(tmp_path / "b")
-    deploys = bundle.frames["deploys"].copy()
-    deploys.loc[1, "id"] = None
-    bundle.frames["deploys"] = deploys
-    failed = failures(check_quality(bundle))
-    assert set(failed) == {("deploys", "id_not_null")}
-    assert failed[("deploys", "id_not_null")].severity == "critical"
-    assert failed[("deploys", "id_not_null")].details["examples"] == [{"line": 2, "value": None}]
+def test_a_check_gx_cannot_compute_is_a_critical_failure_with_the_error(tmp_path: Path) -> None:
+    bundle = write(tmp_path)
+    alerts = bundle.frames["alerts"].copy()
+    alerts["ends_at"] = ["soon", "later"]  # text (an in-memory frame): not comparable with `ts`
+    bundle.frames["alerts"] = alerts
+    results = by_key(check_quality(bundle, settings=SETTINGS))
+    result = results[("alerts", "ends_after_start")]
+    assert not result.success and result.severity == "critical"
+    assert "Invalid comparison" in result.details["error"]
+    assert results[("alerts", "id_unique")].success  # the other checks of the dataset still ran
+    assert review_of(list(results.values())).needs_review
 
 
-def test_a_column_missing_from_an_in_memory_frame_reads_as_null(tmp_path: Path) -> None:
-    bundle = clean_bundle(tmp_path / "b")
-    bundle.frames["tickets"] = bundle.frames["tickets"].drop(columns=["key"])
-    failed = failures(check_quality(bundle))
-    assert set(failed) == {("tickets", "key_not_null")}
-    assert failed[("tickets", "key_not_null")].details["examples"] == [{"line": 1, "value": None}]
-
-
-def test_absent_and_empty_datasets_do_not_fail(tmp_path: Path) -> None:
+def test_absent_and_empty_datasets_are_notes(tmp_path: Path) -> None:
     root = write_bundle(tmp_path / "b", INCIDENT)
     (root / "chat.jsonl").write_text("")
-    results = by_key(check_quality(load_bundle(root)))
+    results = by_key(check_quality(load_bundle(root), settings=SETTINGS))
     assert not failures(list(results.values()))
     assert results[("chat", "dataset_empty")].severity == "info"
     for name in ("alerts", "metrics", "logs", "commits", "deploys", "tickets", "actions"):
@@ -228,37 +199,61 @@ def test_absent_and_empty_datasets_do_not_fail(tmp_path: Path) -> None:
         assert not any(src == name and chk != "dataset_absent" for src, chk in results)
 
 
-def test_window_argument_overrides_the_incident_window(tmp_path: Path) -> None:
-    bundle = clean_bundle(tmp_path / "b")
+def test_the_window_argument_overrides_the_configured_window(tmp_path: Path) -> None:
     window = (datetime(2026, 3, 2, 10, 0, tzinfo=UTC), datetime(2026, 3, 2, 10, 5, tzinfo=UTC))
-    failed = failures(check_quality(bundle, window=window))
-    assert failed[("alerts", "ts_in_window")].unexpected_count == 1  # a2 at 10:10
+    failed = failures(check_quality(write(tmp_path), settings=SETTINGS, window=window))
+    assert failed[("alerts", "ts_in_window")] == 1  # a2 at 10:10
     assert ("logs", "ts_in_window") not in failed  # 10:01 .. 10:03
-    assert failed[("commits", "ts_in_window")].unexpected_count == 2
+    assert failed[("commits", "ts_in_window")] == 2
 
 
-def test_incident_without_milestones_skips_the_window_check(tmp_path: Path) -> None:
+def test_without_milestones_the_window_and_coverage_checks_are_notes(tmp_path: Path) -> None:
     incident = {k: v for k, v in INCIDENT.items() if not k.endswith("_at")}
-    root = write_bundle(tmp_path / "b", incident, {"alerts": [{"id": "a1", "ts": OLD}]})
-    results = by_key(check_quality(load_bundle(root)))
-    skipped = results[("alerts", "ts_in_window")]
-    assert skipped.success and skipped.severity == "info" and "no milestones" in skipped.details["note"]
+    root = write_bundle(
+        tmp_path, incident, {"alerts": [{"id": "a1", "ts": OLD}], "metrics": series("p99", 0, 5)}
+    )
+    results = by_key(check_quality(load_bundle(root), settings=SETTINGS))
+    for key in (("alerts", "ts_in_window"), ("metrics", "ts_in_window"), ("metrics", "covers_incident")):
+        assert results[key].success and results[key].severity == "info"
+        assert "no milestones" in results[key].details["note"]
+    assert ("alerts", "covers_incident") not in results
     assert results[("incident", "milestones_in_order")].success
 
 
-def test_validation_writes_nothing_to_the_working_directory(tmp_path: Path, monkeypatch) -> None:
-    bundle = clean_bundle(tmp_path / "b")
-    cwd = tmp_path / "cwd"
-    cwd.mkdir()
-    monkeypatch.chdir(cwd)
-    quality._cached_validator.cache_clear()  # a fresh GX context, created in this directory
-    assert not failures(check_quality(bundle))
-    assert not (cwd / "gx").exists()
-    assert list(cwd.iterdir()) == []
+def test_frames_without_a_range_index_map_examples_to_their_lines(tmp_path: Path) -> None:
+    datasets = clean()
+    datasets["deploys"] = datasets["deploys"] + DEFECTS["deploys"][2][1]  # kind teleport at line 3
+    bundle = write(tmp_path, datasets)
+    bundle.frames["deploys"] = bundle.frames["deploys"].set_axis([30, 10, 20])
+    kind = by_key(validate("deploys", bundle))[("deploys", "kind_in_set")]
+    assert kind.details["examples"] == [{"line": 3, "value": "teleport"}]
 
 
-def test_importing_the_module_does_not_import_great_expectations() -> None:
-    code = "import sys, tasks.quality; print('great_expectations' in sys.modules)"
+def test_a_column_missing_from_an_in_memory_frame_reads_as_null(tmp_path: Path) -> None:
+    bundle = write(tmp_path)
+    bundle.frames["deploys"] = bundle.frames["deploys"].drop(columns=["environment"])
+    assert failures(validate("deploys", bundle)) == {("deploys", "environment_not_null"): 2}
+
+
+def test_importing_the_package_does_not_import_great_expectations() -> None:
+    code = "import sys, tasks.quality, tasks.analyze; print('great_expectations' in sys.modules)"
     env = {**os.environ, "PYTHONPATH": str(REPO)}
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, env=env)
     assert out.stdout.strip() == "False"
+
+
+def test_metric_values_parse_once_and_nan_is_a_missed_scrape(tmp_path: Path) -> None:
+    datasets = clean()
+    datasets["metrics"] = [
+        {**row, "value": "NaN"} if 20 <= i - 5 < 30 else row
+        for i, row in enumerate(series("latency_p99", -5, 65))
+    ] + series("error_rate", -5, 65)
+    bundle = write(tmp_path, datasets)
+    assert pd.isna(bundle.frames["metrics"]["value"].iloc[30])
+    assert failures(validate("metrics", bundle)) == {("metrics", "no_scrape_gap"): 1}
+
+
+def test_the_documented_checks_are_the_checks_that_run() -> None:
+    text = (REPO / "docs" / "data-quality.md").read_text()
+    rows = re.findall(r"^\| (\w+) \| `(\w+)` \| (\w+) \|", text, re.MULTILINE)
+    assert {f"{source}.{check}": severity for source, check, severity in rows} == CHECK_SEVERITY

@@ -1,0 +1,1 @@
+"""Root-cause evaluation harness: labelled generated cases, baselines and metrics."""
