@@ -17,8 +17,9 @@ from pydantic import Field, ValidationError
 from connectors.base import Collected, Window
 from connectors.config import HttpConfig, SecretRef
 from connectors.http import BearerAuth, HttpClient, PayloadError
+from connectors.payload import parse_time, require_time
 from connectors.registry import ConnectorType
-from connectors.vcs import dig, in_window, is_sha, iso_z, parse_time, payload_error, require_time
+from connectors.vcs import dig, in_window, is_sha, iso_z, payload_error
 from postmortem.model import Change
 
 APPLICATIONS = "/api/v1/applications"

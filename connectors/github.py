@@ -25,6 +25,7 @@ from requests.auth import AuthBase
 from connectors.base import Collected, RawPayload, Window
 from connectors.config import Duration, HttpConfig, SecretRef
 from connectors.http import BearerAuth, HttpClient
+from connectors.payload import parse_time, require_time
 from connectors.registry import ConnectorType
 from connectors.vcs import (
     ServiceMapping,
@@ -33,9 +34,7 @@ from connectors.vcs import (
     is_sha,
     iso_z,
     json_items,
-    parse_time,
     payload_error,
-    require_time,
 )
 from postmortem.model import Change, Commit
 

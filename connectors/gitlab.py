@@ -26,6 +26,7 @@ from requests.auth import AuthBase
 from connectors.base import Collected, RawPayload, Window
 from connectors.config import Duration, HttpConfig, SecretRef
 from connectors.http import HeaderAuth, HttpClient, Page, PageCapReached, PayloadError
+from connectors.payload import parse_time, require_time
 from connectors.registry import ConnectorType
 from connectors.vcs import (
     ServiceMapping,
@@ -34,9 +35,7 @@ from connectors.vcs import (
     is_sha,
     iso_z,
     json_items,
-    parse_time,
     payload_error,
-    require_time,
 )
 from postmortem.model import Change, Commit
 

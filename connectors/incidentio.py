@@ -18,7 +18,7 @@ from pydantic import Field, field_validator
 from connectors.base import Collected, RawPayload
 from connectors.config import HttpConfig, SecretRef
 from connectors.http import BearerAuth, HttpClient
-from connectors.payload import list_at, object_at, parse_time
+from connectors.payload import list_at, object_at, parse_time, require_time
 from connectors.registry import ConnectorType
 from postmortem.model import Action, ChatMessage, Incident, Severity
 
@@ -80,7 +80,7 @@ def timestamp_values(incident: Mapping[str, Any]) -> dict[str, datetime]:
         value = item.get("value")
         value = value.get("value") if isinstance(value, Mapping) else value
         if name and value:
-            found[name] = parse_time(value, f"incident.io incident {iid} timestamp {name!r}")
+            found[name] = require_time(value, f"incident.io incident {iid} timestamp {name!r}")
     return found
 
 
@@ -123,7 +123,7 @@ def incident_record(incident: Mapping[str, Any], config: IncidentIoConfig, sourc
     }
     if milestones.get("detected_at") is None:
         created = incident.get("created_at")
-        milestones["detected_at"] = parse_time(created, f"incident.io incident {iid} field 'created_at'")
+        milestones["detected_at"] = require_time(created, f"incident.io incident {iid} field 'created_at'")
     status = incident.get("incident_status") if isinstance(incident.get("incident_status"), Mapping) else {}
     category = str(status.get("category") or "")
     leads = [
@@ -167,7 +167,7 @@ def update_messages(updates: list[Mapping[str, Any]], channel: str, incident_id:
         where = f"incident.io incident {incident_id} update {u.get('id')} field 'created_at'"
         messages.append(
             ChatMessage(
-                ts=parse_time(u.get("created_at"), where),
+                ts=require_time(u.get("created_at"), where),
                 channel=channel,
                 user=_actor(u.get("updater")),
                 text=text,
@@ -189,7 +189,7 @@ def follow_up_actions(follow_ups: list[Mapping[str, Any]]) -> list[Action]:
             else {}
         )
         where = f"incident.io follow-up {f.get('id')} field 'completed_at'"
-        done = parse_time(f["completed_at"], where) if f.get("completed_at") else None
+        done = parse_time(f.get("completed_at"), where)
         actions.append(
             Action(
                 title=str(f.get("title") or f"follow-up {f.get('id')}"),

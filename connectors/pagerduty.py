@@ -17,7 +17,7 @@ from pydantic import Field
 from connectors.base import Collected, RawPayload
 from connectors.config import HttpConfig, SecretRef
 from connectors.http import HeaderAuth, HttpClient
-from connectors.payload import list_at, object_at, parse_time
+from connectors.payload import list_at, object_at, parse_time, require_time
 from connectors.registry import ConnectorType
 from postmortem.model import ChatMessage, Incident, Severity
 
@@ -75,7 +75,7 @@ def log_milestones(entries: list[Mapping[str, Any]], incident_id: str) -> dict[s
     for entry in entries:
         if entry.get("type") in stamps:
             where = f"PagerDuty incident {incident_id} log entry {entry.get('id')} field 'created_at'"
-            stamps[entry["type"]].append(parse_time(entry.get("created_at"), where))
+            stamps[entry["type"]].append(require_time(entry.get("created_at"), where))
     acks, resolves = stamps["acknowledge_log_entry"], stamps["resolve_log_entry"]
     return {"acknowledged_at": min(acks, default=None), "resolved_at": max(resolves, default=None)}
 
@@ -86,7 +86,7 @@ def custom_field_time(fields: list[Mapping[str, Any]], name: str, incident_id: s
         if name in (item.get("name"), item.get("display_name")):
             value = item.get("value")
             where = f"PagerDuty incident {incident_id} custom field {name!r}"
-            return parse_time(value, where) if value not in (None, "") else None
+            return parse_time(value, where)
     return None
 
 
@@ -101,12 +101,12 @@ def incident_record(
     iid = str(incident.get("id") or "")
     if not iid:
         raise ValueError("PagerDuty incident without field 'id'")
-    created = parse_time(incident.get("created_at"), f"PagerDuty incident {iid} field 'created_at'")
+    created = require_time(incident.get("created_at"), f"PagerDuty incident {iid} field 'created_at'")
     status = str(incident.get("status") or "")
     milestones = log_milestones(entries, iid)
     if milestones["resolved_at"] is None and status == "resolved" and incident.get("resolved_at"):
         where = f"PagerDuty incident {iid} field 'resolved_at'"
-        milestones["resolved_at"] = parse_time(incident["resolved_at"], where)
+        milestones["resolved_at"] = require_time(incident["resolved_at"], where)
     services = [s for s in [_summary(incident.get("service"))] if s]
     teams = [t for t in (_summary(team) for team in incident.get("teams") or []) if t]
     body = incident.get("body") if isinstance(incident.get("body"), Mapping) else {}
@@ -136,7 +136,7 @@ def log_entry_messages(entries: list[Mapping[str, Any]], channel: str, incident_
     """One ChatMessage per log entry: who (the agent) did what (its summary), when."""
     return [
         ChatMessage(
-            ts=parse_time(
+            ts=require_time(
                 e.get("created_at"), f"PagerDuty incident {incident_id} log entry {e.get('id')} 'created_at'"
             ),
             channel=channel,
@@ -154,7 +154,7 @@ def note_messages(notes: list[Mapping[str, Any]], channel: str, incident_id: str
     """One ChatMessage per note: its author and content."""
     return [
         ChatMessage(
-            ts=parse_time(
+            ts=require_time(
                 n.get("created_at"), f"PagerDuty incident {incident_id} note {n.get('id')} 'created_at'"
             ),
             channel=channel,

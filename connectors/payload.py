@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from pydantic import AwareDatetime, TypeAdapter, ValidationError
@@ -14,12 +14,22 @@ from connectors.http import PayloadError
 _TIMESTAMP = TypeAdapter(AwareDatetime)
 
 
-def parse_time(value: Any, where: str) -> datetime:
-    """An ISO 8601 timestamp with an offset as aware UTC; ValueError naming the record and field."""
+def parse_time(value: Any, where: str) -> datetime | None:
+    """An ISO 8601 timestamp with an offset as aware UTC; None when absent; ValueError naming `where`."""
+    if value in (None, ""):
+        return None
     try:
-        return _TIMESTAMP.validate_python(value)
+        return _TIMESTAMP.validate_python(value).astimezone(UTC)
     except ValidationError:
         raise ValueError(f"{where}: {value!r} is not an ISO 8601 timestamp with an offset") from None
+
+
+def require_time(value: Any, where: str) -> datetime:
+    """Like parse_time, but a missing timestamp is an error too."""
+    ts = parse_time(value, where)
+    if ts is None:
+        raise ValueError(f"{where}: the timestamp is missing")
+    return ts
 
 
 def list_at(body: Any, key: str, raw: RawPayload) -> list[dict[str, Any]]:

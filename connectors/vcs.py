@@ -16,20 +16,16 @@ from typing import Any
 
 import pathspec
 from pydantic import (
-    AwareDatetime,
     BaseModel,
     ConfigDict,
     Field,
     PrivateAttr,
-    TypeAdapter,
-    ValidationError,
     field_validator,
 )
 
 from connectors.base import RawPayload, Window
 from connectors.http import Page, PayloadError
 
-_TIMESTAMP = TypeAdapter(AwareDatetime)
 _SHA_RE = re.compile(r"^[0-9a-fA-F]{40}$|^[0-9a-fA-F]{64}$")
 
 
@@ -68,24 +64,6 @@ class ServiceMapping(BaseModel):
         paths = list(dict.fromkeys(files))
         counts = [(sum(map(spec.match_file, paths)), i, s) for i, (s, spec) in enumerate(self._specs)]
         return [s for n, _, s in sorted(counts, key=lambda c: (-c[0], c[1])) if n]
-
-
-def parse_time(value: Any, where: str) -> datetime | None:
-    """An ISO 8601 timestamp with an offset as aware UTC; None when absent; ValueError naming `where`."""
-    if value in (None, ""):
-        return None
-    try:
-        return _TIMESTAMP.validate_python(value).astimezone(UTC)
-    except ValidationError:
-        raise ValueError(f"{where}: {value!r} is not an ISO 8601 timestamp with an offset") from None
-
-
-def require_time(value: Any, where: str) -> datetime:
-    """Like parse_time, but a missing timestamp is an error too."""
-    ts = parse_time(value, where)
-    if ts is None:
-        raise ValueError(f"{where}: the timestamp is missing")
-    return ts
 
 
 def iso_z(ts: datetime) -> str:
