@@ -4,19 +4,20 @@
 
 Phase 1 (latency): a real `prefect server start`, the `postmortem` flow served with the trigger of
 prefect.yaml, `postmortem webhook`, and a local PagerDuty API. Each signed `incident.resolved` webhook
-is timed from its 202 to the flow run's creation (trigger fired) and start (runner picked it up).
-Budget: started under 5 s.
+is timed from its 202 to the flow run's creation (the trigger fired), PENDING (the runner picked it
+up) and RUNNING (the flow's own process started). Budget: started under 5 s.
 
 Phase 2 (load): a fresh Prefect server (no deployment, so no runs) and the receiver; an open loop sends
 signed, distinct deliveries at `--rate` per second for `--seconds` (loopback only, bounded), then
 checks that every one was answered 202, stored, confirmed by Prefect and is in its event store.
-Budget: p99 under 50 ms, none lost.
+Latency is counted from each request's scheduled send time. Budget: p99 under 50 ms, none lost.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import statistics
 import sys
 import tempfile
@@ -122,26 +123,46 @@ class _Connections:
         self.host, self.port, self.limit = host, port, limit
         self.idle: list[tuple[asyncio.StreamReader, asyncio.StreamWriter]] = []
         self.opened = 0
+        self.resent = 0
         self.available = asyncio.Semaphore(limit)
 
     async def post(self, raw: bytes) -> int:
-        """Send one encoded request, return the answer's status code."""
+        """Send one encoded request, return the answer's status code.
+
+        A kept-alive connection the server closed meanwhile (uvicorn's keep-alive timeout is 5 s)
+        answers nothing: the request is sent again on a new connection, as HTTP clients do (a
+        redelivery is harmless anyway: the receiver deduplicates)."""
         async with self.available:
-            if self.idle:
+            while self.idle:
                 reader, writer = self.idle.pop()
-            else:
-                reader, writer = await asyncio.open_connection(self.host, self.port)
-                self.opened += 1
-            writer.write(raw)
-            status = int((await reader.readline()).split()[1])
-            length = 0
-            while (line := await reader.readline()) not in (b"\r\n", b""):
-                name, _, value = line.partition(b":")
-                if name.lower() == b"content-length":
-                    length = int(value)
-            await reader.readexactly(length)
-            self.idle.append((reader, writer))
+                status = await self._exchange(reader, writer, raw)
+                if status is not None:
+                    return status
+                writer.close()
+                self.resent += 1
+            reader, writer = await asyncio.open_connection(self.host, self.port)
+            self.opened += 1
+            status = await self._exchange(reader, writer, raw)
+            if status is None:
+                raise ConnectionError("the receiver closed a new connection without answering")
             return status
+
+    async def _exchange(
+        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, raw: bytes
+    ) -> int | None:
+        """Status of the answer to `raw` on this connection, None if it closed before answering."""
+        writer.write(raw)
+        status_line = await reader.readline()
+        if not status_line:
+            return None
+        length = 0
+        while (line := await reader.readline()) not in (b"\r\n", b""):
+            name, _, value = line.partition(b":")
+            if name.lower() == b"content-length":
+                length = int(value)
+        await reader.readexactly(length)
+        self.idle.append((reader, writer))
+        return int(status_line.split()[1])
 
     def close(self) -> None:
         for _, writer in self.idle:
@@ -179,7 +200,8 @@ async def _open_loop(url: str, requests: list[bytes], rate: float) -> list[tuple
         tasks.append(asyncio.create_task(one(i, raw, scheduled)))
     await asyncio.gather(*tasks)
     print(
-        f"  sent {len(requests)} in {time.perf_counter() - start:.2f}s on {pool.opened} connections",
+        f"  sent {len(requests)} in {time.perf_counter() - start:.2f}s on {pool.opened} connections"
+        f" ({pool.resent} resent after a kept-alive connection had closed)",
         flush=True,
     )
     pool.close()
@@ -212,7 +234,7 @@ def load_phase(
         warm_up = [
             encode(url, *pagerduty_request(pagerduty_event(incident_id=f"PWARM{i}"))) for i in range(50)
         ]
-        asyncio.run(_open_loop(url, warm_up, 50))  # first requests pay one-off costs: not measured
+        warmed = asyncio.run(_open_loop(url, warm_up, 50))  # first requests pay one-off costs: not measured
         server, receiver = stack.procs
         cpu_before = server.cpu_seconds(), receiver.cpu_seconds(), time.process_time()
         results = asyncio.run(_open_loop(url, requests, rate))
@@ -221,7 +243,7 @@ def load_phase(
 
         def all_emitted() -> bool:
             emitted = httpx.get(f"{url}/healthz", timeout=5).json()["deliveries"].get("emitted", 0)
-            return emitted == count + len(warm_up)
+            return emitted == accepted + sum(1 for status, _ in warmed if status == 202)
 
         emit_started = time.monotonic()
         wait_until("every delivery confirmed by Prefect", all_emitted, 120, stack.procs)
@@ -230,7 +252,9 @@ def load_phase(
 
         def all_in_prefect() -> bool:
             counts = stack.api("POST", "/events/count-by/event", json=query)
-            return sum(c["count"] for c in counts) == count + len(warm_up)
+            return sum(c["count"] for c in counts) == accepted + sum(
+                1 for status, _ in warmed if status == 202
+            )
 
         wait_until("every event in Prefect's event store", all_in_prefect, 60, stack.procs)
         cpu_after = server.cpu_seconds(), receiver.cpu_seconds(), time.process_time()
@@ -279,26 +303,25 @@ def main() -> int:
             print(f"budget: flow run started (RUNNING) < 5 s: {'ok' if running < 5 else 'OVER'}")
             ok &= running < 5
         if args.seconds:
-            print(
-                f"load: {args.rate:.0f} requests/s for {args.seconds:.0f}s, open loop on loopback", flush=True
-            )
+            store = "PostgreSQL" if args.store else f"SQLite, synchronous={args.sqlite_synchronous.upper()}"
+            print(f"load: {args.rate:.0f} requests/s for {args.seconds:.0f}s, open loop, store on {store}")
             figures = load_phase(
                 Path(tmp) / "load", args.rate, args.seconds, args.store, args.sqlite_synchronous
             )
-            lost = figures["requests"] - figures["accepted"]
+            refused = figures["requests"] - figures["accepted"]
             print(
-                f"{figures['accepted']:.0f}/{figures['requests']:.0f} accepted (202), lost {lost:.0f}; "
-                f"latency p50 {figures['p50']:.1f} ms, p99 {figures['p99']:.1f} ms, "
-                f"max {figures['max']:.1f} ms "
-                f"(budget p99 < 50 ms: {'ok' if figures['p99'] < 50 else 'OVER'}); all confirmed by Prefect "
-                f"{figures['emitted_after']:.1f}s after the last request and present in its event store"
+                f"{figures['accepted']:.0f}/{figures['requests']:.0f} answered 202 ({refused:.0f} not), "
+                f"every accepted one confirmed by Prefect {figures['emitted_after']:.1f}s after the last "
+                f"request and present in its event store (lost: 0); latency p50 {figures['p50']:.1f} ms, "
+                f"p99 {figures['p99']:.1f} ms, max {figures['max']:.1f} ms "
+                f"(budget p99 < 50 ms: {'ok' if figures['p99'] < 50 else 'OVER'})"
             )
             print(
                 f"CPU per request: receiver {figures['cpu_receiver']:.2f} ms, Prefect server "
                 f"{figures['cpu_server']:.2f} ms, load generator {figures['cpu_client']:.2f} ms "
-                f"(2 cores = 10 ms per request at 200/s)"
+                f"(2 cores = 10 ms per request at 200/s); load average {os.getloadavg()[0]:.1f}"
             )
-            ok &= figures["p99"] < 50 and lost == 0
+            ok &= figures["p99"] < 50 and refused == 0
     return 0 if ok else 1
 
 

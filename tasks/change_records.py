@@ -5,7 +5,8 @@ commits no deploy carries into one frame, column-wise. `reversals` links each ch
 undid it, strongest evidence first:
 
     rollback  a `rollback` record in the same service and environment (it undoes the last change before it)
-    version   a later deploy that brings back the version running before the change (an unmarked rollback)
+    version   a later deploy that brings back the version running before the change, or that ships a
+              lower semantic version than the deploy before it (an unmarked rollback)
     revert    a commit "This reverts commit <sha>" or 'Revert "<subject>"' (git's own messages)
     status    the change's status is rolled_back (when: the next deploy of its service, if any)
     corrective  the next change of the same service and kind after the onset (config revert, flag turned

@@ -102,6 +102,9 @@ class DeliveryStore:
         """Open the store at `url`, bringing its schema to head first."""
         Store(url).close()  # applies pending migrations, serialised across processes
         self._engine = _durable_engine(url, sqlite_synchronous)
+        self._sqlite = self._engine.dialect.name == "sqlite"
+        self._synchronous = sqlite_synchronous
+        self._written = 0  # commits since the last checkpoint
         self._writer = self._engine.execution_options(sqlite_begin="IMMEDIATE")
         insert = pg_insert if self._engine.dialect.name == "postgresql" else sqlite_insert
         self._insert_stmt = (  # built once: executed with each row's values as parameters
@@ -114,28 +117,42 @@ class DeliveryStore:
         self._queue: list[_Slot] = []
 
     @contextlib.contextmanager
-    def _write(self) -> Iterator[Connection]:
-        """A write transaction, committed on exit."""
-        with self._write_lock, self._writer.begin() as conn:
-            yield conn
+    def _write(self, flush: bool = True) -> Iterator[Connection]:
+        """A write transaction, committed on exit; with `flush=False` (bookkeeping that a later commit
+        or a re-emission can make up for) an SQLite commit skips its own disk flush."""
+        with self._write_lock, self._writer.connect() as conn:
+            raw = conn.connection.driver_connection
+            relaxed = not flush and self._sqlite and self._synchronous == "full"
+            if relaxed:
+                raw.execute("PRAGMA synchronous=NORMAL")  # outside the transaction: it applies to its commit
+            try:
+                with conn.begin():
+                    yield conn
+            finally:
+                if relaxed:
+                    raw.execute("PRAGMA synchronous=FULL")
+            self._written += 1
 
     def close(self) -> None:
         """Release the connection pool."""
         self._engine.dispose()
 
-    def checkpoint(self) -> None:
-        """Copy the SQLite WAL into the database without blocking writers (PASSIVE); no-op elsewhere.
+    def checkpoint(self, after_commits: int = 0) -> bool:
+        """Copy the SQLite WAL into the database without blocking writers (PASSIVE) once at least
+        `after_commits` commits were made since the last one; True if it ran (never on PostgreSQL).
 
         Run off the request path: an automatic checkpoint would run inside the commit that crossed the
         WAL threshold, with the write lock held, and stall every delivery queued behind it.
         """
-        if self._engine.dialect.name != "sqlite":
-            return
+        if not self._sqlite or self._written < after_commits:
+            return False
+        self._written = 0
         raw = self._engine.raw_connection()
         try:
             raw.driver_connection.execute("PRAGMA wal_checkpoint(PASSIVE)")
         finally:
             raw.close()
+        return True
 
     def accept(self, notice: Notice, payload: dict[str, Any], now: datetime) -> Delivery | None:
         """Store a closing delivery and commit; None when (source, delivery id) was stored before."""
@@ -180,6 +197,7 @@ class DeliveryStore:
             for slot in batch:  # one bad row must not fail the others
                 self._commit([slot])
             return
+        self._written += 1
         for slot, new_id in zip(batch, ids, strict=True):
             slot.new_id, slot.finished = new_id, True
 
@@ -204,12 +222,12 @@ class DeliveryStore:
                 last_error=None,
             )
         )
-        with self._write() as conn:
+        with self._write(flush=False) as conn:
             conn.execute(stmt)
 
     def mark_failed(self, deliveries: Sequence[Delivery], error: str, retry_at: Sequence[datetime]) -> None:
         """Record a failed emission: one more attempt, the error, and when to try again."""
-        with self._write() as conn:
+        with self._write(flush=False) as conn:
             for delivery, when in zip(deliveries, retry_at, strict=True):
                 conn.execute(
                     update(WebhookDeliveryRow)

@@ -30,6 +30,7 @@ from prefect.settings import (
 from postmortem.webhook.deliveries import Delivery, DeliveryStore, utcnow
 
 EVENT_NAME = "incident.closed"
+CHECKPOINT_AFTER_COMMITS = 500  # SQLite's own default is a WAL of 1000 pages; a delivery is about one
 logger = logging.getLogger("postmortem.webhook")
 
 
@@ -183,7 +184,7 @@ class Dispatcher:
             try:
                 emitted, failed = await self.dispatch(everything=everything)
                 everything = False
-                await to_thread.run_sync(self.store.checkpoint)
+                await to_thread.run_sync(self.store.checkpoint, CHECKPOINT_AFTER_COMMITS)
             except Exception:  # the store itself failed: keep the loop alive and try again later
                 logger.exception("webhook dispatcher: reading or updating deliveries failed")
                 emitted, failed = 0, 0

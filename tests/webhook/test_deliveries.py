@@ -143,8 +143,11 @@ def test_commits_leave_checkpoints_to_the_dispatcher(tmp_path) -> None:
         for i in range(300):
             store.accept(notice(f"W{i}"), {"pad": "x" * 2000}, T0)
         assert rows_in_the_main_file() == 0  # no commit checkpointed on its own
-        store.checkpoint()
+        assert not store.checkpoint(after_commits=301)  # 300 commits so far: not yet
+        assert rows_in_the_main_file() == 0
+        assert store.checkpoint(after_commits=300)
         assert rows_in_the_main_file() == 300
+        assert not store.checkpoint(after_commits=1)  # the count starts again
     finally:
         store.close()
 
@@ -153,9 +156,12 @@ def test_commits_leave_checkpoints_to_the_dispatcher(tmp_path) -> None:
 def test_the_sqlite_sync_mode_is_applied_to_every_connection(tmp_path, mode: str, pragma: int) -> None:
     store = DeliveryStore(f"sqlite:///{tmp_path / 'store.db'}", mode)
     try:
-        with store._engine.connect() as conn:
+        stored = store.accept(notice("S1"), {}, T0)
+        store.mark_emitted([stored.id], T0)  # bookkeeping commits without a flush of their own...
+        with store._engine.connect() as conn:  # ...and leave the connection as they found it
             assert conn.exec_driver_sql("PRAGMA synchronous").scalar() == pragma
             assert conn.exec_driver_sql("PRAGMA wal_autocheckpoint").scalar() == 0
+        assert store.get("pagerduty", "S1").status == EMITTED
     finally:
         store.close()
     with pytest.raises(ValueError, match="'off'"):
