@@ -169,11 +169,11 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         return generate_main(argv[1:])
     if argv[:1] == ["collect"]:
-        from connectors.collect import main as collect_main
+        from connectors.commands import main as collect_main
 
         return collect_main(argv[1:])
     if argv[:2] == ["connectors", "list"]:
-        from connectors.collect import list_main
+        from connectors.commands import list_main
 
         return list_main(argv[2:])
     args = build_parser().parse_args(argv)

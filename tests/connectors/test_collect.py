@@ -12,7 +12,8 @@ from pydantic import BaseModel, Field
 from connectors import registry
 from connectors.base import Collected, RawPayload, Window
 from connectors.bundle import load_bundle
-from connectors.collect import collect, incident_window, list_main, main
+from connectors.collect import collect, incident_window
+from connectors.commands import list_main, main
 from connectors.config import SecretRef, parse_config
 from connectors.http import HttpClient
 from connectors.registry import ConnectorType

@@ -10,7 +10,8 @@ import pytest
 
 from connectors.base import Collected, capabilities_of, fetch_evidence
 from connectors.bundle import load_bundle
-from connectors.collect import collect, main
+from connectors.collect import collect
+from connectors.commands import main
 from connectors.config import ConfigError, parse_config
 from connectors.incident_ref import (
     IncidentRef,

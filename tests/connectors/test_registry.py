@@ -12,7 +12,7 @@ from pydantic import BaseModel
 
 from connectors import registry
 from connectors.base import Window
-from connectors.collect import list_main
+from connectors.commands import list_main
 from connectors.registry import ConnectorType, build, builtin_types, connector_types, entry_point_types
 
 PLUGIN = '''
