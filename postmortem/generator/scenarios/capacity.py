@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from postmortem.generator.scenarios.spec import GENERIC_CHAT, ActionSpec, ChatLine, Scenario
+from postmortem.generator.scenarios.chat import decision, fix_applied, investigation, recovery, resolution
+from postmortem.generator.scenarios.spec import ActionSpec, Scenario, effects, failed_call_log
 
 SATURATION = Scenario(
     name="saturation",
@@ -10,13 +11,8 @@ SATURATION = Scenario(
     change_kind=None,
     root_kinds=("app", "db"),
     onset_role="saturation",
-    root_effects={
-        "errors": (0.04, 0.25),
-        "latency": (1.5, 6.0),
-        "cpu": (0.6, 1.2),
-        "saturation": (1.0, 2.0),
-    },
-    caller_effects={"errors": (0.02, 0.15), "latency": (0.5, 2.5)},
+    root_effects=effects(errors=(0.04, 0.25), latency=(1.5, 6.0), cpu=(0.6, 1.2), saturation=(1.0, 2.0)),
+    caller_effects=effects(errors=(0.02, 0.15), latency=(0.5, 2.5)),
     rise_s=(120, 600),
     precursor_h=(1.0, 3.0),
     root_logs=(
@@ -29,7 +25,7 @@ SATURATION = Scenario(
         ("error", "rejected request <hex:16>: too many concurrent requests (in_flight=<int:200:256>)"),
     ),
     echo_logs=(
-        ("error", "call to {root} failed: status=503 duration=<ms:1000:10000>ms trace_id=<hex:32>"),
+        failed_call_log(503, "1000:10000"),
         ("warn", "slow response from {root}: <ms:1000:10000>ms for <hex:12>"),
     ),
     titles=(
@@ -50,32 +46,15 @@ SATURATION = Scenario(
     mitigation_kind="infra",
     mitigation_text="scale {root} from {replicas} to {replicas_after} replicas",
     chat=(
-        *GENERIC_CHAT,
-        ChatLine(
-            "acknowledged",
-            3.0,
-            5.0,
-            "responder",
+        *investigation(
             "{decoy_service} {decoy_version} went out at {decoy_hm}, right before this. rollback?",
-        ),
-        ChatLine(
-            "acknowledged",
-            4.0,
-            7.0,
-            "oncall",
             "{decoy_service} looks healthy. {root} {sat_metric} has been climbing since {precursor_hm}, "
             "traffic is up {growth_pct}%",
         ),
-        ChatLine("mitigated", -8.0, -5.0, "commander", "decision: scale {root} out, no rollback"),
-        ChatLine(
-            "mitigated",
-            -1.0,
-            0.0,
-            "owner",
-            "scaled {root} to {replicas_after} replicas ({mitigation_id})",
-        ),
-        ChatLine("mitigated", 1.0, 3.0, "oncall", "{sat_metric} on {root} dropping, errors recovering"),
-        ChatLine("resolved", -1.0, 0.0, "commander", "resolving. capacity review in the postmortem"),
+        decision("decision: scale {root} out, no rollback", -8.0, -5.0),
+        fix_applied("scaled {root} to {replicas_after} replicas ({mitigation_id})"),
+        recovery("{sat_metric} on {root} dropping, errors recovering"),
+        resolution("resolving. capacity review in the postmortem"),
     ),
     actions=(
         ActionSpec(

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from postmortem.generator.scenarios.spec import GENERIC_CHAT, ActionSpec, ChatLine, Scenario
+from postmortem.generator.scenarios.chat import decision, fix_applied, investigation, recovery, resolution
+from postmortem.generator.scenarios.spec import ActionSpec, Scenario, effects
 
 DEPENDENCY_OUTAGE = Scenario(
     name="dependency_outage",
@@ -10,13 +11,8 @@ DEPENDENCY_OUTAGE = Scenario(
     change_kind=None,
     root_kinds=("provider", "db", "cache"),
     onset_role="latency",
-    root_effects={
-        "errors": (0.15, 0.6),
-        "latency": (4.0, 20.0),
-        "cpu": (0.0, 0.3),
-        "saturation": (0.5, 1.5),
-    },
-    caller_effects={"errors": (0.05, 0.3), "latency": (1.0, 5.0), "saturation": (0.4, 1.2)},
+    root_effects=effects(errors=(0.15, 0.6), latency=(4.0, 20.0), cpu=(0.0, 0.3), saturation=(0.5, 1.5)),
+    caller_effects=effects(errors=(0.05, 0.3), latency=(1.0, 5.0), saturation=(0.4, 1.2)),
     rise_s=(30, 180),
     root_logs=(
         (
@@ -48,28 +44,17 @@ DEPENDENCY_OUTAGE = Scenario(
     mitigation_kind="config",
     mitigation_text="fail over {caller} from {root} to {fallback}",
     chat=(
-        *GENERIC_CHAT,
-        ChatLine(
-            "acknowledged",
-            3.0,
-            5.0,
-            "responder",
+        *investigation(
             "{decoy_service} deployed at {decoy_hm}, roll it back?",
-        ),
-        ChatLine(
-            "acknowledged",
-            4.0,
-            7.0,
-            "oncall",
             "no, {decoy_service} is not on this path. {caller} calls to {root} time out; their "
             "status page "
             "says degraded performance since {onset_hm}",
         ),
-        ChatLine("mitigated", -8.0, -5.0, "commander", "decision: fail over {caller} to {fallback}"),
-        ChatLine("mitigated", -1.0, 0.0, "owner", "failover applied ({mitigation_id})"),
-        ChatLine("mitigated", 1.0, 3.0, "oncall", "{caller} error rate dropping"),
-        ChatLine("resolved", -3.0, -1.0, "owner", "{root} reports the incident resolved on their side"),
-        ChatLine("resolved", -1.0, 0.0, "commander", "resolving, we stay on {fallback} until tomorrow"),
+        decision("decision: fail over {caller} to {fallback}", -8.0, -5.0),
+        fix_applied("failover applied ({mitigation_id})"),
+        recovery("{caller} error rate dropping"),
+        resolution("{root} reports the incident resolved on their side", -3.0, -1.0, role="owner"),
+        resolution("resolving, we stay on {fallback} until tomorrow"),
     ),
     actions=(
         ActionSpec(

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from postmortem.generator.scenarios.spec import GENERIC_CHAT, ActionSpec, ChatLine, Scenario
+from postmortem.generator.scenarios.chat import fix_applied, investigation, recovery, resolution
+from postmortem.generator.scenarios.spec import RETRY_LOG, ActionSpec, Scenario, effects, failed_call_log
 
 BAD_INFRA = Scenario(
     name="bad_infra",
@@ -10,13 +11,8 @@ BAD_INFRA = Scenario(
     change_kind="infra",
     root_kinds=("app",),
     onset_role="errors",
-    root_effects={
-        "errors": (0.05, 0.3),
-        "latency": (0.5, 2.5),
-        "cpu": (0.2, 0.7),
-        "saturation": (0.3, 0.9),
-    },
-    caller_effects={"errors": (0.02, 0.18), "latency": (0.3, 1.5)},
+    root_effects=effects(errors=(0.05, 0.3), latency=(0.5, 2.5), cpu=(0.2, 0.7), saturation=(0.3, 0.9)),
+    caller_effects=effects(errors=(0.02, 0.18), latency=(0.3, 1.5)),
     rise_s=(30, 150),
     change_lead_min=(2.0, 30.0),
     root_logs=(
@@ -32,10 +28,7 @@ BAD_INFRA = Scenario(
         ),
         ("error", "HTTP 503 GET /v1/{root}/<int:1000:999999> no healthy upstream after <ms:5:900>ms"),
     ),
-    echo_logs=(
-        ("error", "call to {root} failed: status=503 duration=<ms:5:900>ms trace_id=<hex:32>"),
-        ("warn", "retrying {root} request <hex:12> attempt=<int:1:3> backoff=<ms:50:400>ms"),
-    ),
+    echo_logs=(failed_call_log(503, "5:900"), RETRY_LOG),
     titles=(
         "{Root} pods restarting after infrastructure change",
         "Users unable to {capability}: {root} has no healthy upstreams",
@@ -55,20 +48,15 @@ BAD_INFRA = Scenario(
     mitigation_kind="infra",
     mitigation_text="revert: {infra_change}",
     chat=(
-        *GENERIC_CHAT,
-        ChatLine("acknowledged", 3.0, 5.0, "responder", "{decoy_service} deployed at {decoy_hm}, related?"),
-        ChatLine(
-            "acknowledged",
-            4.0,
-            7.0,
-            "oncall",
+        *investigation(
+            "{decoy_service} deployed at {decoy_hm}, related?",
             "{root} pods are restarting in a loop. no {root} deploy, but terraform applied {change_id} "
             "at {change_hm}",
+            "that was mine: {infra_change}. reverting",
         ),
-        ChatLine("acknowledged", 5.0, 8.0, "owner", "that was mine: {infra_change}. reverting"),
-        ChatLine("mitigated", -2.0, 0.0, "owner", "revert applied ({mitigation_id}), pods settling"),
-        ChatLine("mitigated", 1.0, 3.0, "oncall", "{root} error rate back to baseline"),
-        ChatLine("resolved", -1.0, 0.0, "commander", "resolving"),
+        fix_applied("revert applied ({mitigation_id}), pods settling", -2.0, 0.0),
+        recovery("{root} error rate back to baseline"),
+        resolution(),
     ),
     actions=(
         ActionSpec(

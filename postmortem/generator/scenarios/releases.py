@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from postmortem.generator.scenarios.chat import decision, fix_applied, investigation, recovery, resolution
 from postmortem.generator.scenarios.spec import (
     EXCEPTIONS,
-    GENERIC_CHAT,
     HANDLERS,
+    RETRY_LOG,
     ActionSpec,
-    ChatLine,
     Scenario,
+    effects,
+    failed_call_log,
 )
 
 BAD_DEPLOY = Scenario(
@@ -18,13 +20,8 @@ BAD_DEPLOY = Scenario(
     culprit_status="rolled_back",
     root_kinds=("app",),
     onset_role="errors",
-    root_effects={
-        "errors": (0.06, 0.35),
-        "latency": (0.8, 3.0),
-        "cpu": (0.15, 0.5),
-        "saturation": (0.1, 0.4),
-    },
-    caller_effects={"errors": (0.03, 0.2), "latency": (0.3, 1.5), "cpu": (0.0, 0.1)},
+    root_effects=effects(errors=(0.06, 0.35), latency=(0.8, 3.0), cpu=(0.15, 0.5), saturation=(0.1, 0.4)),
+    caller_effects=effects(errors=(0.03, 0.2), latency=(0.3, 1.5), cpu=(0.0, 0.1)),
     rise_s=(20, 90),
     change_lead_min=(3.0, 20.0),
     root_logs=(
@@ -43,10 +40,7 @@ BAD_DEPLOY = Scenario(
             "<int:5:900>s)",
         ),
     ),
-    echo_logs=(
-        ("error", "call to {root} failed: status=500 duration=<ms:5:900>ms trace_id=<hex:32>"),
-        ("warn", "retrying {root} request <hex:12> attempt=<int:1:3> backoff=<ms:50:400>ms"),
-    ),
+    echo_logs=(failed_call_log(500, "5:900"), RETRY_LOG),
     titles=(
         "{Root} returning 5xx after release {version}",
         "Users unable to {capability}: {root} errors after deploy",
@@ -65,40 +59,18 @@ BAD_DEPLOY = Scenario(
     mitigation_kind="rollback",
     mitigation_text="rollback {root} {version} -> {prev_version}",
     chat=(
-        *GENERIC_CHAT,
-        ChatLine(
-            "acknowledged",
-            3.0,
-            5.0,
-            "responder",
+        *investigation(
             "{decoy_service} deployed at {decoy_hm}, could that be it?",
-        ),
-        ChatLine(
-            "acknowledged",
-            4.0,
-            7.0,
-            "oncall",
             "{decoy_service} is not in the call path and its graphs are flat. {root} {version} "
             "went out at "
             "{change_hm} ({change_id}, {actor})",
-        ),
-        ChatLine(
-            "acknowledged",
-            5.0,
-            9.0,
-            "owner",
             "that's my release. the traces show {exception} in {handler}, which I touched",
+            confession_hi=9.0,
         ),
-        ChatLine("mitigated", -7.0, -5.0, "commander", "decision: roll back {root} to {prev_version}"),
-        ChatLine("mitigated", -4.0, -2.0, "owner", "rollback {mitigation_id} started"),
-        ChatLine("mitigated", 0.5, 2.0, "oncall", "rollback finished, {root} error rate is back to baseline"),
-        ChatLine(
-            "resolved",
-            -2.0,
-            -0.5,
-            "commander",
-            "15 minutes clean, resolving. {actor} owns the postmortem",
-        ),
+        decision("decision: roll back {root} to {prev_version}", -7.0, -5.0),
+        fix_applied("rollback {mitigation_id} started", -4.0, -2.0),
+        recovery("rollback finished, {root} error rate is back to baseline", 0.5, 2.0),
+        resolution("15 minutes clean, resolving. {actor} owns the postmortem", -2.0, -0.5),
     ),
     actions=(
         ActionSpec(

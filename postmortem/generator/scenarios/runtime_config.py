@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from postmortem.generator.scenarios.spec import GENERIC_CHAT, ActionSpec, ChatLine, Scenario
+from postmortem.generator.scenarios.chat import fix_applied, investigation, recovery, resolution
+from postmortem.generator.scenarios.spec import ActionSpec, Scenario, effects, failed_call_log
 
 CONFIG_CHANGE = Scenario(
     name="config_change",
@@ -10,13 +11,8 @@ CONFIG_CHANGE = Scenario(
     change_kind="config",
     root_kinds=("app",),
     onset_role="latency",
-    root_effects={
-        "errors": (0.04, 0.25),
-        "latency": (2.0, 8.0),
-        "saturation": (0.5, 1.5),
-        "cpu": (0.0, 0.2),
-    },
-    caller_effects={"errors": (0.02, 0.15), "latency": (0.8, 3.0)},
+    root_effects=effects(errors=(0.04, 0.25), latency=(2.0, 8.0), saturation=(0.5, 1.5), cpu=(0.0, 0.2)),
+    caller_effects=effects(errors=(0.02, 0.15), latency=(0.8, 3.0)),
     rise_s=(10, 60),
     change_lead_min=(1.0, 12.0),
     root_logs=(
@@ -51,31 +47,14 @@ CONFIG_CHANGE = Scenario(
     mitigation_kind="config",
     mitigation_text="revert {config_key}: {new_value} -> {old_value}",
     chat=(
-        *GENERIC_CHAT,
-        ChatLine(
-            "acknowledged",
-            3.0,
-            5.0,
-            "responder",
+        *investigation(
             "no {root} deploy today. {decoy_service} shipped at {decoy_hm}",
-        ),
-        ChatLine(
-            "acknowledged",
-            4.0,
-            7.0,
-            "oncall",
             "{root} logs are full of timeouts with {config_key}={new_value}. who changed that?",
-        ),
-        ChatLine(
-            "acknowledged",
-            5.0,
-            8.0,
-            "owner",
             "me, at {change_hm} ({change_id}). It was meant for staging, sorry. reverting",
         ),
-        ChatLine("mitigated", -3.0, -1.0, "owner", "revert {mitigation_id} applied, pods reloading config"),
-        ChatLine("mitigated", 0.5, 2.0, "oncall", "latency back to normal on {root}"),
-        ChatLine("resolved", -2.0, -0.5, "commander", "resolving. follow-ups in the postmortem"),
+        fix_applied("revert {mitigation_id} applied, pods reloading config", -3.0, -1.0),
+        recovery("latency back to normal on {root}", 0.5, 2.0),
+        resolution("resolving. follow-ups in the postmortem", -2.0, -0.5),
     ),
     actions=(
         ActionSpec(
@@ -122,8 +101,8 @@ FEATURE_FLAG = Scenario(
     change_kind="feature_flag",
     root_kinds=("app",),
     onset_role="errors",
-    root_effects={"errors": (0.05, 0.3), "latency": (0.3, 1.5), "cpu": (0.2, 0.8)},
-    caller_effects={"errors": (0.02, 0.18), "latency": (0.2, 1.0)},
+    root_effects=effects(errors=(0.05, 0.3), latency=(0.3, 1.5), cpu=(0.2, 0.8)),
+    caller_effects=effects(errors=(0.02, 0.18), latency=(0.2, 1.0)),
     rise_s=(15, 60),
     change_lead_min=(1.0, 10.0),
     root_logs=(
@@ -132,7 +111,7 @@ FEATURE_FLAG = Scenario(
         ("warn", "fallback path skipped for {flag} cohort, user <int:100000:9999999>"),
     ),
     echo_logs=(
-        ("error", "call to {root} failed: status=500 duration=<ms:5:700>ms trace_id=<hex:32>"),
+        failed_call_log(500, "5:700"),
         ("warn", "{root} response missing field <word:total|price|items|status> for <hex:12>"),
     ),
     titles=(
@@ -155,19 +134,15 @@ FEATURE_FLAG = Scenario(
     mitigation_kind="feature_flag",
     mitigation_text="{flag}: 100% -> 0%",
     chat=(
-        *GENERIC_CHAT,
-        ChatLine("acknowledged", 3.0, 5.0, "responder", "is it the {decoy_service} deploy at {decoy_hm}?"),
-        ChatLine(
-            "acknowledged",
-            4.0,
-            6.0,
-            "oncall",
+        *investigation(
+            "is it the {decoy_service} deploy at {decoy_hm}?",
             "errors all carry flag={flag}, flipped to 100% at {change_hm}",
+            "that was us ({change_id}). turning it off now",
+            finding_hi=6.0,
         ),
-        ChatLine("acknowledged", 5.0, 8.0, "owner", "that was us ({change_id}). turning it off now"),
-        ChatLine("mitigated", -1.0, 0.0, "owner", "{flag} is off ({mitigation_id})"),
-        ChatLine("mitigated", 1.0, 3.0, "oncall", "errors gone on {root} and {edge}"),
-        ChatLine("resolved", -2.0, -0.5, "commander", "resolving; flag stays off until the fix ships"),
+        fix_applied("{flag} is off ({mitigation_id})"),
+        recovery("errors gone on {root} and {edge}"),
+        resolution("resolving; flag stays off until the fix ships", -2.0, -0.5),
     ),
     actions=(
         ActionSpec(

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from postmortem.generator.scenarios.spec import GENERIC_CHAT, ActionSpec, ChatLine, Scenario
+from postmortem.generator.scenarios.chat import decision, fix_applied, investigation, recovery, resolution
+from postmortem.generator.scenarios.spec import ActionSpec, Scenario, effects
 
 BAD_MIGRATION = Scenario(
     name="bad_migration",
@@ -11,13 +12,8 @@ BAD_MIGRATION = Scenario(
     culprit_status="rolled_back",
     root_kinds=("db",),
     onset_role="latency",
-    root_effects={
-        "latency": (5.0, 25.0),
-        "errors": (0.05, 0.3),
-        "saturation": (0.8, 1.8),
-        "cpu": (0.3, 1.0),
-    },
-    caller_effects={"errors": (0.04, 0.25), "latency": (1.0, 6.0), "saturation": (0.3, 1.0)},
+    root_effects=effects(latency=(5.0, 25.0), errors=(0.05, 0.3), saturation=(0.8, 1.8), cpu=(0.3, 1.0)),
+    caller_effects=effects(errors=(0.04, 0.25), latency=(1.0, 6.0), saturation=(0.3, 1.0)),
     rise_s=(10, 60),
     change_lead_min=(2.0, 15.0),
     root_logs=(
@@ -56,23 +52,16 @@ BAD_MIGRATION = Scenario(
     mitigation_kind="rollback",
     mitigation_text="cancel and roll back {migration}",
     chat=(
-        *GENERIC_CHAT,
-        ChatLine("acknowledged", 3.0, 5.0, "responder", "{decoy_service} deployed at {decoy_hm}, related?"),
-        ChatLine(
-            "acknowledged",
-            4.0,
-            7.0,
-            "oncall",
+        *investigation(
+            "{decoy_service} deployed at {decoy_hm}, related?",
             "{root} shows hundreds of sessions waiting on a lock on {table}. a migration started "
             "at {change_hm}",
+            "that's {migration}, mine. it should have been online-safe",
         ),
-        ChatLine(
-            "acknowledged", 5.0, 8.0, "owner", "that's {migration}, mine. it should have been online-safe"
-        ),
-        ChatLine("mitigated", -4.0, -2.0, "commander", "decision: cancel the migration"),
-        ChatLine("mitigated", -1.0, 0.0, "owner", "cancelled, rolling back ({mitigation_id})"),
-        ChatLine("mitigated", 1.0, 3.0, "oncall", "lock waits cleared, latency recovering"),
-        ChatLine("resolved", -1.0, 0.0, "commander", "resolving"),
+        decision("decision: cancel the migration", -4.0, -2.0),
+        fix_applied("cancelled, rolling back ({mitigation_id})"),
+        recovery("lock waits cleared, latency recovering"),
+        resolution(),
     ),
     actions=(
         ActionSpec(

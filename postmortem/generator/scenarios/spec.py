@@ -1,4 +1,4 @@
-"""The scenario data model and the text every scenario shares.
+"""The scenario data model and the text (exceptions, handlers, caller log lines) scenarios share.
 
 Text fields are `str.format` templates over the story's context (`{root}`, `{version}`, ...); log templates
 also hold random placeholders in angle brackets (`<hex:16>`, `<ms:5:900>`, `<ip>`, `<word:a|b>`).
@@ -80,26 +80,20 @@ HANDLERS = (
     "LineItemMapper.to_dto",
 )
 
-GENERIC_CHAT = (
-    ChatLine("first_alert", 0.3, 1.5, "oncall", "paged for {alert_name} on {first_alert_service}, looking"),
-    ChatLine(
-        "acknowledged", 0.0, 1.0, "oncall", "ack. {root} is at {pct_failed}% errors, {edge} is affected too"
-    ),
-    ChatLine(
-        "acknowledged",
-        0.5,
-        2.0,
-        "commander",
-        "I'm IC. Opened {incident_id} as {severity}. What changed recently?",
-    ),
-    ChatLine(
-        "acknowledged", 1.0, 3.0, "support", "support is getting tickets: customers cannot {capability}"
-    ),
-    ChatLine(
-        "acknowledged",
-        2.0,
-        4.0,
-        "commander",
-        "status page updated: investigating reports that customers cannot {capability}",
-    ),
-)
+Range = tuple[float, float]
+
+
+def effects(**ranges: Range) -> dict[str, Range]:
+    """Effect ranges by signal (`errors=(lo, hi)`, ...), in the order given."""
+    return dict(ranges)
+
+
+def failed_call_log(status: int, duration_ms: str) -> tuple[str, str]:
+    """A caller's error line for a failed call to the root service (`duration_ms` as `lo:hi`)."""
+    return (
+        "error",
+        f"call to {{root}} failed: status={status} duration=<ms:{duration_ms}>ms trace_id=<hex:32>",
+    )
+
+
+RETRY_LOG = ("warn", "retrying {root} request <hex:12> attempt=<int:1:3> backoff=<ms:50:400>ms")
