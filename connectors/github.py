@@ -19,7 +19,7 @@ from collections.abc import Iterator
 from datetime import datetime, timedelta
 from typing import Any
 
-from pydantic import Field, ValidationError, field_validator
+from pydantic import Field, field_validator
 from requests.auth import AuthBase
 
 from connectors.base import Collected, RawPayload, Window
@@ -29,12 +29,17 @@ from connectors.payload import parse_time, require_time
 from connectors.registry import ConnectorType
 from connectors.vcs import (
     ServiceMapping,
+    check_unique,
+    collect_commits,
     dig,
     in_window,
     is_sha,
     iso_z,
     json_items,
+    merged_in_window,
     payload_error,
+    reading,
+    required_id,
 )
 from postmortem.model import Change, Commit
 
@@ -81,9 +86,7 @@ class GitHubConfig(HttpConfig):
     @field_validator("repos")
     @classmethod
     def _unique(cls, repos: list[GitHubRepo]) -> list[GitHubRepo]:
-        names = [r.repo.lower() for r in repos]
-        if dupes := sorted({n for n in names if names.count(n) > 1}):
-            raise ValueError(f"repositories listed twice: {', '.join(dupes)}")
+        check_unique((r.repo for r in repos), "repositories")
         return repos
 
     def auth(self) -> AuthBase | None:
@@ -110,25 +113,20 @@ def to_commit(
     stats: dict[str, Any] | None = None,
 ) -> Commit:
     """A Commit from one item of the list-commits answer (files and stats from the single-commit one)."""
-    sha = item.get("sha")
-    if not isinstance(sha, str) or not sha:
-        raise ValueError(f"{where}: field 'sha' is missing")
+    sha = required_id(item, "sha", where)
     commit = item.get("commit") or {}
     ts = require_time(dig(commit, "committer.date"), f"{where} field 'commit.committer.date'")
-    services = repo.services_of(files or [])
     return Commit(
         sha=sha,
         ts=ts,
         author=dig(item, "author.login") or dig(commit, "author.name"),
         message=commit.get("message"),
         repo=repo.repo,
-        service=services[0] if services else repo.service,
-        files=files or [],
         additions=(stats or {}).get("additions"),
         deletions=(stats or {}).get("deletions"),
         url=item.get("html_url"),
         authored_at=parse_time(dig(commit, "author.date"), f"{where} field 'commit.author.date'"),
-        services=services,
+        **repo.commit_services(files),
     )
 
 
@@ -257,13 +255,8 @@ class GitHubConnector:
 
     def fetch_commits(self, window: Window) -> Collected:
         """Commits of every repository inside the window, with their files and pull requests."""
-        collected = Collected("commits", [])
-        for repo in self.config.repos:
-            commits = self.commits(repo, window, collected.raw)
-            if self.config.pull_requests:
-                commits += self.attach_pull_requests(repo, window, commits, collected.raw)
-            collected.records.extend(commits)
-        return collected
+        attach = self.attach_pull_requests if self.config.pull_requests else None
+        return collect_commits(self.config.repos, window, self.commits, attach)
 
     def commits(self, repo: GitHubRepo, window: Window, raw: list[RawPayload]) -> list[Commit]:
         """The repository's commits committed inside the window (its branch, else the default branch)."""
@@ -272,15 +265,13 @@ class GitHubConnector:
             params["sha"] = repo.branch
         out = []
         for item, where in self._items(f"/repos/{repo.repo}/commits", params, raw):
-            try:
+            with reading(where):
                 commit = to_commit(item, repo, where)
                 if not in_window(commit.ts, window):
                     continue
                 if self.config.commit_files:
                     files, stats = self.commit_detail(repo, commit.sha, raw)
                     commit = to_commit(item, repo, where, files, stats)
-            except (ValueError, ValidationError) as exc:
-                raise payload_error(exc, where) from None
             out.append(commit)
         return out
 
@@ -310,11 +301,11 @@ class GitHubConnector:
         extra: list[Commit] = []
         params = {"state": "closed", "sort": "updated", "direction": "desc"}
         for pr, where in self._items(f"/repos/{repo.repo}/pulls", params, raw):
-            try:
+            with reading(where):
                 if require_time(pr.get("updated_at"), f"{where} field 'updated_at'") < window.start:
                     break
-                merged = parse_time(pr.get("merged_at"), f"{where} field 'merged_at'")
-                if merged is None or not in_window(merged, window):
+                merged = merged_in_window(pr, where, window)
+                if merged is None:
                     continue
                 commit = by_sha.get(pr.get("merge_commit_sha") or "")
                 if commit is not None:
@@ -322,8 +313,6 @@ class GitHubConnector:
                         setattr(commit, key, value)
                 elif dig(pr, "base.ref") == (repo.branch or dig(pr, "base.repo.default_branch")):
                     extra.append(pull_request_commit(pr, repo, merged, where))
-            except (ValueError, ValidationError) as exc:
-                raise payload_error(exc, where) from None
         return extra
 
     # ------------------------------------------------------------ deploys
@@ -351,7 +340,7 @@ class GitHubConnector:
         wanted = set(self.config.environments)
         out = []
         for item, where in self._items(f"/repos/{repo.repo}/deployments", {}, raw):
-            try:
+            with reading(where):
                 created = require_time(item.get("created_at"), f"{where} field 'created_at'")
                 if created < cutoff:
                     break
@@ -366,8 +355,6 @@ class GitHubConnector:
                     )
                 ]
                 change = to_deploy(item, statuses, repo, where)
-            except (ValueError, ValidationError) as exc:
-                raise payload_error(exc, where) from None
             if in_window(change.ts, window):
                 out.append(change)
         return out
@@ -383,12 +370,10 @@ class GitHubConnector:
         cutoff = window.start - self.config.lookback
         out = []
         for item, where in self._items(f"/repos/{repo.repo}/releases", {}, raw):
-            try:
+            with reading(where):
                 if require_time(item.get("created_at"), f"{where} field 'created_at'") < cutoff:
                     break
                 change = to_release(item, repo, self.config.release_environment, where)
-            except (ValueError, ValidationError) as exc:
-                raise payload_error(exc, where) from None
             if change is not None and change.version not in refs and in_window(change.ts, window):
                 out.append(change)
         return out

@@ -20,7 +20,7 @@ from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import parse_qs, quote, urlsplit
 
-from pydantic import Field, ValidationError, field_validator
+from pydantic import Field, field_validator
 from requests.auth import AuthBase
 
 from connectors.base import Collected, RawPayload, Window
@@ -30,12 +30,16 @@ from connectors.payload import parse_time, require_time
 from connectors.registry import ConnectorType
 from connectors.vcs import (
     ServiceMapping,
+    check_unique,
+    collect_commits,
     dig,
     in_window,
     is_sha,
     iso_z,
     json_items,
-    payload_error,
+    merged_in_window,
+    reading,
+    required_id,
 )
 from postmortem.model import Change, Commit
 
@@ -90,9 +94,7 @@ class GitLabConfig(HttpConfig):
     @field_validator("projects")
     @classmethod
     def _unique(cls, projects: list[GitLabProject]) -> list[GitLabProject]:
-        names = [p.name.lower() for p in projects]
-        if dupes := sorted({n for n in names if names.count(n) > 1}):
-            raise ValueError(f"projects listed twice: {', '.join(dupes)}")
+        check_unique((p.name for p in projects), "projects")
         return projects
 
     def auth(self) -> AuthBase | None:
@@ -126,24 +128,19 @@ def to_commit(
     item: dict[str, Any], project: GitLabProject, where: str, files: list[str] | None = None
 ) -> Commit:
     """A Commit from one item of the list-commits answer (`with_stats=true`)."""
-    sha = item.get("id")
-    if not isinstance(sha, str) or not sha:
-        raise ValueError(f"{where}: field 'id' is missing")
+    sha = required_id(item, "id", where)
     stats = item.get("stats") or {}
-    services = project.services_of(files or [])
     return Commit(
         sha=sha,
         ts=require_time(item.get("committed_date"), f"{where} field 'committed_date'"),
         author=item.get("author_name"),
         message=item.get("message"),
         repo=project.name,
-        service=services[0] if services else project.service,
-        files=files or [],
         additions=stats.get("additions"),
         deletions=stats.get("deletions"),
         url=item.get("web_url"),
         authored_at=parse_time(item.get("authored_date"), f"{where} field 'authored_date'"),
-        services=services,
+        **project.commit_services(files),
     )
 
 
@@ -263,13 +260,8 @@ class GitLabConnector:
 
     def fetch_commits(self, window: Window) -> Collected:
         """Commits of every project inside the window, with their files and merge requests."""
-        collected = Collected("commits", [])
-        for project in self.config.projects:
-            commits = self.commits(project, window, collected.raw)
-            if self.config.merge_requests:
-                commits += self.attach_merge_requests(project, window, commits, collected.raw)
-            collected.records.extend(commits)
-        return collected
+        attach = self.attach_merge_requests if self.config.merge_requests else None
+        return collect_commits(self.config.projects, window, self.commits, attach)
 
     def commits(self, project: GitLabProject, window: Window, raw: list[RawPayload]) -> list[Commit]:
         """The project's commits committed inside the window (its branch, else the default branch)."""
@@ -282,15 +274,13 @@ class GitLabConnector:
             params["ref_name"] = project.branch
         out = []
         for item, where in self._items(project, "/repository/commits", params, raw):
-            try:
+            with reading(where):
                 commit = to_commit(item, project, where)
                 if not in_window(commit.ts, window):
                     continue
                 if self.config.commit_files:
                     diffs = self._items(project, f"/repository/commits/{commit.sha}/diff", {}, raw)
                     commit = to_commit(item, project, where, diff_files([d for d, _ in diffs]))
-            except (ValueError, ValidationError) as exc:
-                raise payload_error(exc, where) from None
             out.append(commit)
         return out
 
@@ -314,9 +304,9 @@ class GitLabConnector:
         branch = project.branch
         params = {"state": "merged", "updated_after": iso_z(window.start)}
         for mr, where in self._items(project, "/merge_requests", params, raw):
-            try:
-                merged = parse_time(mr.get("merged_at"), f"{where} field 'merged_at'")
-                if merged is None or not in_window(merged, window):
+            with reading(where):
+                merged = merged_in_window(mr, where, window)
+                if merged is None:
                     continue
                 commit = next((by_sha[s] for s in merge_request_shas(mr) if s in by_sha), None)
                 if commit is not None:
@@ -326,8 +316,6 @@ class GitLabConnector:
                 branch = branch or self.default_branch(project, raw)
                 if mr.get("target_branch") == branch:
                     extra.append(merge_request_commit(mr, project, merged, where))
-            except (ValueError, ValidationError) as exc:
-                raise payload_error(exc, where) from None
         return extra
 
     # ------------------------------------------------------------ deploys
@@ -346,10 +334,8 @@ class GitLabConnector:
         }
         for project in self.config.projects:
             for item, where in self._items(project, "/deployments", params, collected.raw):
-                try:
+                with reading(where):
                     change = to_deploy(item, project, where)
-                except (ValueError, ValidationError) as exc:
-                    raise payload_error(exc, where) from None
                 if in_window(change.ts, window) and (not wanted or change.environment in wanted):
                     collected.records.append(change)
         return collected

@@ -10,9 +10,10 @@ configured order); its service is the first of them, else the repository's.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
 
 import pathspec
 from pydantic import (
@@ -20,11 +21,14 @@ from pydantic import (
     ConfigDict,
     Field,
     PrivateAttr,
+    ValidationError,
     field_validator,
 )
 
-from connectors.base import RawPayload, Window
+from connectors.base import Collected, RawPayload, Window
 from connectors.http import Page, PayloadError
+from connectors.payload import parse_time
+from postmortem.model import Commit
 
 _SHA_RE = re.compile(r"^[0-9a-fA-F]{40}$|^[0-9a-fA-F]{64}$")
 
@@ -64,6 +68,55 @@ class ServiceMapping(BaseModel):
         paths = list(dict.fromkeys(files))
         counts = [(sum(map(spec.match_file, paths)), i, s) for i, (s, spec) in enumerate(self._specs)]
         return [s for n, _, s in sorted(counts, key=lambda c: (-c[0], c[1])) if n]
+
+    def commit_services(self, files: list[str] | None) -> dict[str, Any]:
+        """A commit's `files`, `services` owning them, and `service` (the first, else the default)."""
+        services = self.services_of(files or [])
+        return {
+            "files": files or [],
+            "services": services,
+            "service": services[0] if services else self.service,
+        }
+
+
+def check_unique(names: Iterable[str], what: str) -> None:
+    """Raise ValueError naming the entries listed more than once (compared case-insensitively)."""
+    lowered = [n.lower() for n in names]
+    if dupes := sorted({n for n in lowered if lowered.count(n) > 1}):
+        raise ValueError(f"{what} listed twice: {', '.join(dupes)}")
+
+
+M = TypeVar("M", bound=ServiceMapping)
+
+
+def required_id(item: dict[str, Any], key: str, where: str) -> str:
+    """The non-empty string at `item[key]` (a commit's sha), else ValueError naming the field."""
+    value = item.get(key)
+    if not isinstance(value, str) or not value:
+        raise ValueError(f"{where}: field {key!r} is missing")
+    return value
+
+
+def merged_in_window(item: dict[str, Any], where: str, window: Window) -> datetime | None:
+    """The `merged_at` time of a pull/merge request when it falls inside the window, else None."""
+    merged = parse_time(item.get("merged_at"), f"{where} field 'merged_at'")
+    return merged if merged is not None and in_window(merged, window) else None
+
+
+def collect_commits(
+    sources: Sequence[M],
+    window: Window,
+    read: Callable[[M, Window, list[RawPayload]], list[Commit]],
+    attach: Callable[[M, Window, list[Commit], list[RawPayload]], list[Commit]] | None,
+) -> Collected:
+    """Commits `read` from each repository, plus those `attach` adds for merged requests (when given)."""
+    collected = Collected("commits", [])
+    for source in sources:
+        commits = read(source, window, collected.raw)
+        if attach is not None:
+            commits += attach(source, window, commits, collected.raw)
+        collected.records.extend(commits)
+    return collected
 
 
 def iso_z(ts: datetime) -> str:
@@ -112,3 +165,12 @@ def payload_error(exc: Exception, where: str) -> PayloadError:
     url = where.split(" ", 2)[1] if where.startswith("GET ") else where
     message = str(exc) if str(exc).startswith(where) else f"{where}: {exc}"
     return PayloadError(message, method="GET", url=url)
+
+
+@contextmanager
+def reading(where: str) -> Iterator[None]:
+    """Turn a ValueError or ValidationError raised while reading the record at `where` into a PayloadError."""
+    try:
+        yield
+    except (ValueError, ValidationError) as exc:
+        raise payload_error(exc, where) from None

@@ -5,7 +5,15 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from postmortem.model import Analysis, AuditEntry, ReportVersion, RootCause, SimilarIncident
+from postmortem.model import (
+    Analysis,
+    AuditEntry,
+    ChangeCandidate,
+    RejectedChange,
+    ReportVersion,
+    RootCause,
+    SimilarIncident,
+)
 from postmortem.store.records import TicketInfo
 from postmortem.store.tables import AuditRow, ChangeRow, ReportVersionRow, TicketRow
 
@@ -15,40 +23,48 @@ SIGNAL_KINDS = ("service", "metric", "log_pattern", "similar_incident")
 def change_rows(iid: str, rc: RootCause) -> list[dict[str, Any]]:
     """Rows of the `changes` table: ranked candidates, then the rejected ones with their reason."""
     return [
-        {
-            "incident_id": iid,
-            "rank": rank,
-            "change_id": c.id,
-            "kind": c.kind,
-            "service": c.service,
-            "ts": c.ts,
-            "score": c.score,
-            "confidence": c.confidence,
-            "role": c.role,
-            "rejected": False,
-            "reason": None,
-            "evidence": c.evidence,
-            "features": c.features,
-        }
+        _change_row(
+            iid,
+            rank,
+            c,
+            confidence=c.confidence,
+            role=c.role,
+            rejected=False,
+            reason=None,
+            evidence=c.evidence,
+            features=c.features,
+        )
         for rank, c in enumerate(rc.changes)
     ] + [
-        {
-            "incident_id": iid,
-            "rank": rank,
-            "change_id": c.id,
-            "kind": c.kind,
-            "service": c.service,
-            "ts": c.ts,
-            "score": c.score,
-            "confidence": None,
-            "role": None,
-            "rejected": True,
-            "reason": c.reason,
-            "evidence": [],
-            "features": {},
-        }
+        _change_row(
+            iid,
+            rank,
+            c,
+            confidence=None,
+            role=None,
+            rejected=True,
+            reason=c.reason,
+            evidence=[],
+            features={},
+        )
         for rank, c in enumerate(rc.rejected_changes)
     ]
+
+
+def _change_row(
+    iid: str, rank: int, change: ChangeCandidate | RejectedChange, **fields: Any
+) -> dict[str, Any]:
+    """A `changes` row: the columns a ranked and a rejected change share, then `fields`."""
+    return {
+        "incident_id": iid,
+        "rank": rank,
+        "change_id": change.id,
+        "kind": change.kind,
+        "service": change.service,
+        "ts": change.ts,
+        "score": change.score,
+        **fields,
+    }
 
 
 def signal_rows(iid: str, analysis: Analysis) -> list[dict[str, Any]]:
@@ -113,42 +129,17 @@ def quality_rows(iid: str, analysis: Analysis, run_id: int | None = None) -> lis
 
 def ticket_info(row: TicketRow) -> TicketInfo:
     """The ticket as returned by the store."""
-    return TicketInfo(
-        key=row.key,
-        incident_id=row.incident_id,
-        fingerprint=row.fingerprint,
-        title=row.title,
-        status=row.status,
-        url=row.url,
-        created_at=row.created_at,
-        updated_at=row.updated_at,
-    )
+    return TicketInfo.model_validate(row, from_attributes=True)
 
 
 def report_version(row: ReportVersionRow) -> ReportVersion:
     """The report version as returned by the store."""
-    return ReportVersion(
-        incident_id=row.incident_id,
-        version=row.version,
-        content_hash=row.content_hash,
-        parent_hash=row.parent_hash,
-        path=row.path,
-        created_at=row.created_at,
-    )
+    return ReportVersion.model_validate(row, from_attributes=True)
 
 
 def audit_entry(row: AuditRow) -> AuditEntry:
     """The audit entry as returned by the store."""
-    return AuditEntry(
-        seq=row.seq,
-        ts=row.ts,
-        actor=row.actor,
-        action=row.action,
-        subject=row.subject,
-        payload=row.payload,
-        prev_hash=row.prev_hash,
-        hash=row.hash,
-    )
+    return AuditEntry.model_validate(row, from_attributes=True)
 
 
 def change_text(row: ChangeRow) -> str:

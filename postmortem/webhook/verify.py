@@ -44,6 +44,14 @@ def _matches(expected: Iterable[bytes], received: Sequence[bytes]) -> bool:
     return found
 
 
+def _require_match(header_name: str, received: Sequence[bytes], expected: Iterable[bytes]) -> None:
+    """Raise SignatureError unless the header carries a v1 signature equal to an expected one."""
+    if not received:
+        raise SignatureError(f"{header_name} has no v1 signature")
+    if not _matches(expected, received):
+        raise SignatureError(f"no {header_name} matches a configured secret")
+
+
 def _hex_signatures(header: str | None, separator: str = ",") -> list[bytes]:
     """The `v1=<hex>` values of a header, decoded (other versions and malformed entries are skipped)."""
     decoded = []
@@ -74,12 +82,8 @@ def check_timestamp(value: str | None, now: float, tolerance: float) -> int:
 
 def verify_pagerduty(body: bytes, header: str | None, secrets: Sequence[SecretStr]) -> None:
     """Accept a PagerDuty v3 webhook signed by any of `secrets`, else raise SignatureError."""
-    received = _hex_signatures(header)
-    if not received:
-        raise SignatureError("X-PagerDuty-Signature has no v1 signature")
     expected = (_hmac(s.get_secret_value().encode(), body) for s in secrets)
-    if not _matches(expected, received):
-        raise SignatureError("no X-PagerDuty-Signature matches a configured secret")
+    _require_match("X-PagerDuty-Signature", _hex_signatures(header), expected)
 
 
 def verify_standard(
@@ -103,12 +107,8 @@ def verify_standard(
                 received.append(base64.b64decode(value, validate=True))
             except (binascii.Error, ValueError):
                 continue
-    if not received:
-        raise SignatureError("webhook-signature has no v1 signature")
     message = f"{msg_id}.{ts}.".encode() + body
-    expected = (_hmac(standard_key(s), message) for s in secrets)
-    if not _matches(expected, received):
-        raise SignatureError("no webhook-signature matches a configured secret")
+    _require_match("webhook-signature", received, (_hmac(standard_key(s), message) for s in secrets))
 
 
 def verify_generic(
@@ -121,13 +121,9 @@ def verify_generic(
 ) -> None:
     """Accept a generic signed request; TimestampError first, then SignatureError."""
     ts = check_timestamp(timestamp, now, tolerance)
-    received = _hex_signatures(header)
-    if not received:
-        raise SignatureError("X-Postmortem-Signature has no v1 signature")
     message = f"{ts}.".encode() + body
     expected = (_hmac(s.get_secret_value().encode(), message) for s in secrets)
-    if not _matches(expected, received):
-        raise SignatureError("no X-Postmortem-Signature matches a configured secret")
+    _require_match("X-Postmortem-Signature", _hex_signatures(header), expected)
 
 
 def sign_pagerduty(body: bytes, secrets: Sequence[str]) -> str:

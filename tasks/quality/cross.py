@@ -160,6 +160,22 @@ def _nearest(joined: pd.DataFrame, within: timedelta) -> pd.DataFrame:
     return joined.sort_values(["distance", "ts_effect"], kind="stable").drop_duplicates("cause_key")
 
 
+def _nearest_chat_pairs(joined: pd.DataFrame, within: timedelta, prefix: str, column: str) -> pd.DataFrame:
+    """Pairs of each cause with its nearest chat message; the cause is described as `prefix + column`."""
+    joined = _nearest(joined, within)
+    if joined.empty:
+        return _no_pairs()
+    return _pairs(
+        cause_ts=joined["ts"],
+        effect_ts=joined["ts_effect"],
+        service=joined["service"],
+        cause=prefix + joined[column],
+        effect="chat message",
+        cause_line=joined[LINE],
+        effect_line=joined["line_effect"],
+    )
+
+
 def _alert_chat_pairs(first: pd.DataFrame, chat: pd.DataFrame, within: timedelta) -> pd.DataFrame:
     """First firings paired with the nearest chat message naming the alert and its service."""
     if first.empty or chat.empty or "text" not in chat.columns:
@@ -181,18 +197,7 @@ def _alert_chat_pairs(first: pd.DataFrame, chat: pd.DataFrame, within: timedelta
     causes = first.assign(cause_key=first.index, key=first["name"].astype(str).str.lower())
     joined = causes.merge(mentions, on="key")
     named = [str(s).lower() in t for s, t in zip(joined["service"], joined["said"], strict=True)]
-    joined = _nearest(joined[named].drop(columns="key"), within)
-    if joined.empty:
-        return _no_pairs()
-    return _pairs(
-        cause_ts=joined["ts"],
-        effect_ts=joined["ts_effect"],
-        service=joined["service"],
-        cause="alert " + joined["name"],
-        effect="chat message",
-        cause_line=joined[LINE],
-        effect_line=joined["line_effect"],
-    )
+    return _nearest_chat_pairs(joined[named].drop(columns="key"), within, "alert ", "name")
 
 
 def _deploy_chat_pairs(deploys: pd.DataFrame, chat: pd.DataFrame, within: timedelta) -> pd.DataFrame:
@@ -215,18 +220,7 @@ def _deploy_chat_pairs(deploys: pd.DataFrame, chat: pd.DataFrame, within: timede
     causes = ids[["id", "ts", "service", LINE]].assign(
         cause_key=np.arange(len(ids)), id=ids["id"].astype(str)
     )
-    joined = _nearest(causes.merge(mentions, on="id"), within)
-    if joined.empty:
-        return _no_pairs()
-    return _pairs(
-        cause_ts=joined["ts"],
-        effect_ts=joined["ts_effect"],
-        service=joined["service"],
-        cause="change " + joined["id"],
-        effect="chat message",
-        cause_line=joined[LINE],
-        effect_line=joined["line_effect"],
-    )
+    return _nearest_chat_pairs(causes.merge(mentions, on="id"), within, "change ", "id")
 
 
 def log_versions(logs: pd.DataFrame) -> pd.Series | None:
