@@ -9,9 +9,16 @@ vendors' documentation (PagerDuty REST API v2 "Get an incident", "List log entri
 from __future__ import annotations
 
 import copy
+from datetime import UTC, datetime
 from typing import Any
 
 from tests.connectors.fakeserver import FakeServer, Recorded, Reply
+
+
+def utc(text: str) -> datetime:
+    """A vendor timestamp (`...Z` or with an offset) as aware UTC."""
+    return datetime.fromisoformat(text.replace("Z", "+00:00")).astimezone(UTC)
+
 
 # ---------------------------------------------------------------- PagerDuty
 

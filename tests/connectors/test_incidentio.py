@@ -18,7 +18,14 @@ from connectors.incident_ref import is_resolved
 from connectors.incidentio import CONNECTOR, IncidentIoConfig, IncidentIoConnector
 from tests.connectors.conformance import CHECKS, SECRET_ENV, ConnectorCase, check_config
 from tests.connectors.fakeserver import FakeServer, Reply
-from tests.connectors.incident_vendors import IO_FOLLOW_UPS, IO_ID, IO_INCIDENT, IO_UPDATES, script_incidentio
+from tests.connectors.incident_vendors import (
+    IO_FOLLOW_UPS,
+    IO_ID,
+    IO_INCIDENT,
+    IO_UPDATES,
+    script_incidentio,
+    utc,
+)
 
 DOCS = Path(__file__).resolve().parents[2] / "docs" / "connectors" / "incidentio.md"
 TOKEN = "inc_live_7a4b3c2d1e"
@@ -29,16 +36,6 @@ def _connector(url: str, token: str = TOKEN, **options) -> IncidentIoConnector:
     return CONNECTOR.create(config, "incidentio")
 
 
-@pytest.fixture
-def server():
-    with FakeServer() as srv:
-        yield srv
-
-
-def _at(text: str) -> datetime:
-    return datetime.fromisoformat(text.replace("Z", "+00:00")).astimezone(UTC)
-
-
 def test_incident_milestones_severity_services_and_lead(server: FakeServer) -> None:
     script_incidentio(server)
     incident = _connector(server.url).fetch_incident(IO_ID)
@@ -46,11 +43,11 @@ def test_incident_milestones_severity_services_and_lead(server: FakeServer) -> N
     assert incident.id == IO_ID and incident.title == "Our database is sad"
     assert incident.severity == "SEV2"  # "Major" in the default map
     assert incident.status == "resolved" and incident.vendor_status == "Closed" and is_resolved(incident)
-    assert incident.started_at == _at("2021-08-17T13:10:00Z")
-    assert incident.detected_at == _at("2021-08-17T13:28:57.801578Z")
-    assert incident.acknowledged_at == _at("2021-08-17T12:31:00Z")  # +01:00 converted to UTC
-    assert incident.mitigated_at == _at("2021-08-17T14:05:00Z")  # "Fixed at"
-    assert incident.resolved_at == _at("2021-08-17T14:20:00Z")
+    assert incident.started_at == utc("2021-08-17T13:10:00Z")
+    assert incident.detected_at == utc("2021-08-17T13:28:57.801578Z")
+    assert incident.acknowledged_at == utc("2021-08-17T12:31:00Z")  # +01:00 converted to UTC
+    assert incident.mitigated_at == utc("2021-08-17T14:05:00Z")  # "Fixed at"
+    assert incident.resolved_at == utc("2021-08-17T14:20:00Z")
     assert incident.services == ["checkout", "payments"]
     assert incident.commander == "Lisa Karlin Curtis"
     assert incident.reference == "INC-123" and incident.source == "incidentio"
@@ -72,7 +69,7 @@ def test_configured_maps_and_fallbacks(server: FakeServer) -> None:
     assert connector.config.milestones["resolved_at"] == ["Resolved at", "Closed at"]  # defaults kept
     incident = connector.fetch_incident(IO_ID)
     assert incident.severity == "SEV1" and incident.services == ["Product"]
-    assert incident.detected_at == _at(IO_INCIDENT["created_at"])  # no "Reported at": created_at
+    assert incident.detected_at == utc(IO_INCIDENT["created_at"])  # no "Reported at": created_at
     assert incident.started_at is None and incident.resolved_at is None
 
     with pytest.raises(
@@ -115,7 +112,7 @@ def test_updates_become_chat_and_follow_ups_become_actions(server: FakeServer, t
     assert lag.owner == "Lisa Karlin Curtis" and lag.status == "outstanding" and lag.priority == "High"
     assert lag.url == IO_FOLLOW_UPS[0]["external_issue_reference"]["issue_permalink"]
     assert actions.records[1].owner is None and actions.records[1].status == "completed"
-    assert actions.records[1].completed_at == _at("2021-08-20T09:00:00Z") and lag.completed_at is None
+    assert actions.records[1].completed_at == utc("2021-08-20T09:00:00Z") and lag.completed_at is None
     assert server.requests_to("/v2/follow_ups")[0].arg("incident_id") == IO_ID
 
     incident = connector.fetch_incident(IO_ID)

@@ -26,6 +26,7 @@ from tests.connectors.incident_vendors import (
     PD_LOG_ENTRIES,
     PD_NOTES,
     script_pagerduty,
+    utc,
 )
 
 DOCS = Path(__file__).resolve().parents[2] / "docs" / "connectors" / "pagerduty.md"
@@ -37,16 +38,6 @@ def _connector(url: str, token: str = TOKEN, **options) -> PagerDutyConnector:
     return CONNECTOR.create(config, "pagerduty")
 
 
-@pytest.fixture
-def server():
-    with FakeServer() as srv:
-        yield srv
-
-
-def _at(text: str) -> datetime:
-    return datetime.fromisoformat(text.replace("Z", "+00:00")).astimezone(UTC)
-
-
 def test_incident_milestones_come_from_the_record_and_its_paginated_log(server: FakeServer) -> None:
     script_pagerduty(server)
     incident = _connector(server.url, page_size=2).fetch_incident(PD_ID)
@@ -54,10 +45,10 @@ def test_incident_milestones_come_from_the_record_and_its_paginated_log(server: 
     assert incident.id == PD_ID and incident.title == "The server is on fire."
     assert incident.severity == "SEV2"  # priority P2
     assert incident.status == "resolved" and is_resolved(incident)
-    assert incident.detected_at == _at(PD_INCIDENT["created_at"])
+    assert incident.detected_at == utc(PD_INCIDENT["created_at"])
     assert incident.started_at == incident.detected_at  # no impact-start field configured
-    assert incident.acknowledged_at == _at("2015-10-06T21:33:05Z")  # the first of two acknowledgements
-    assert incident.resolved_at == _at("2015-10-06T21:38:23Z")
+    assert incident.acknowledged_at == utc("2015-10-06T21:33:05Z")  # the first of two acknowledgements
+    assert incident.resolved_at == utc("2015-10-06T21:38:23Z")
     assert incident.mitigated_at is None
     assert incident.services == ["My Mail Service"] and incident.team == "Engineering"
     assert incident.source == "pagerduty" and incident.reference == "#1234"
@@ -75,13 +66,13 @@ def test_impact_start_from_a_custom_field(server: FakeServer) -> None:
     script_pagerduty(server)
     by_name = _connector(server.url, started_at_field="impact_started").fetch_incident(PD_ID)
     by_display = _connector(server.url, started_at_field="Impact started").fetch_incident(PD_ID)
-    assert by_name.started_at == by_display.started_at == _at(PD_CUSTOM_FIELDS[0]["value"])
-    assert by_name.detected_at == _at(PD_INCIDENT["created_at"])
+    assert by_name.started_at == by_display.started_at == utc(PD_CUSTOM_FIELDS[0]["value"])
+    assert by_name.detected_at == utc(PD_INCIDENT["created_at"])
 
     unset = [{**PD_CUSTOM_FIELDS[0], "value": None}]
     script_pagerduty(server, custom_fields=unset)
     assert _connector(server.url, started_at_field="impact_started").fetch_incident(PD_ID).started_at == (
-        _at(PD_INCIDENT["created_at"])
+        utc(PD_INCIDENT["created_at"])
     )
 
     naive = [{**PD_CUSTOM_FIELDS[0], "value": "2015-10-06 21:12"}]
@@ -132,7 +123,7 @@ def test_log_entries_and_notes_become_the_chat_timeline(server: FakeServer, tmp_
         "pagerduty:log",
     )
     note = next(m for m in chat.records if m.kind == "note")
-    assert note.ts == _at("2015-10-06T21:35:00Z") and note.channel == "pagerduty:notes"
+    assert note.ts == utc("2015-10-06T21:35:00Z") and note.channel == "pagerduty:notes"
     assert note.text == "Firefighters are on the scene."
     assert len(chat.raw) == 3 and all(p.source == "pagerduty" for p in chat.raw)  # two log pages, notes
 
