@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 
 from tasks.quality.checks import Check
+from tasks.quality.gx_speedup import memoised_configuration
 
 if TYPE_CHECKING:
     from great_expectations.core.batch_definition import BatchDefinition
@@ -93,7 +94,7 @@ class Runner:
     ) -> dict[str, ExpectationValidationResult]:
         from great_expectations.validator.v1_validator import Validator
 
-        with self._lock:
+        with self._lock, memoised_configuration():
             validator = Validator(
                 batch_definition=self._batch_definition(name),
                 batch_parameters={"dataframe": data},
