@@ -1,6 +1,6 @@
 """Benchmark: the whole `postmortem` flow on a typical incident against a running Prefect server.
 
-Usage: python bench/flow_run.py [--runs 3] [--out bench/out] [--size typical|large]
+Usage: python bench/flow_run.py [--runs 3] [--out bench/out] [--size typical|large] [--served]
 
 DESIGN 7 budgets the whole flow of a typical incident (50k events) at 10 s. Each run is a fresh Python
 process that calls the flow twice on the same incident: first cold, as a worker's flow-run process
@@ -8,6 +8,8 @@ does (Prefect, pandas and Great Expectations imported on the way), then warm in 
 Per run it prints the process wall time up to the end of the cold flow, each flow run's own time
 (Prefect's `total_run_time`) and its tasks' times, and validation's share of the flow run; then
 medians over the runs, and GX's import cost alone (the part of a cold validation no tuning removes).
+With `--served`, a `postmortem validation-worker` runs beside the server and the flow sends it the GX
+steps (POSTMORTEM_VALIDATION_WORKER=true): validation's time is then the flow's wait for the worker.
 """
 
 from __future__ import annotations
@@ -61,6 +63,7 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=Path("bench/out"))
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--size", choices=["typical", "large"], default="typical")
+    parser.add_argument("--served", action="store_true", help="validate in a `postmortem validation-worker`")
     args = parser.parse_args()
     bundle = ensure(args.out / f"quality-{args.size}", args.size).resolve()
     incident_id = json.loads((bundle / "incident.json").read_text())["id"]
@@ -69,9 +72,14 @@ def main() -> None:
     rows: dict[str, list[dict[str, float]]] = {"cold": [], "warm": []}
     try:
         stack.start_prefect_server()
-        env = stack.client_env(
-            "flow", POSTMORTEM_DATA_DIR=str(root / "data"), PREFECT_LOGGING_LEVEL="WARNING"
-        )
+        shared = {
+            "POSTMORTEM_DATA_DIR": str(root / "data"),
+            "PREFECT_LOCAL_STORAGE_PATH": str(root / "results"),
+        }
+        if args.served:
+            stack.start_validation_worker(stack.client_env("worker", **shared))
+            shared["POSTMORTEM_VALIDATION_WORKER"] = "true"
+        env = stack.client_env("flow", PREFECT_LOGGING_LEVEL="WARNING", **shared)
         for i in range(args.runs):
             out = subprocess.run(
                 [sys.executable, "-c", CHILD, incident_id, str(bundle)],
@@ -94,9 +102,10 @@ def main() -> None:
     finally:
         stack.stop()
     gx = subprocess.run([sys.executable, "-c", GX_IMPORT], check=True, capture_output=True, text=True)
-    print(f"medians of {args.runs} runs, {args.size} incident {incident_id}:")
+    where = "a validation worker" if args.served else "the flow's process"
+    print(f"medians of {args.runs} runs, {args.size} incident {incident_id}, GX steps in {where}:")
     for kind, samples in rows.items():
-        median = {k: statistics.median(s[k] for s in samples) for k in samples[0]}
+        median = {k: statistics.median(s.get(k, 0.0) for s in samples) for k in samples[0]}
         print(
             f"  {kind}: process {median['process']:5.2f} s  flow run {median['flow']:5.2f} s  "
             f"validate {median[VALIDATE]:5.2f} s  analyse {median['analyse']:5.2f} s  "

@@ -10,6 +10,7 @@ from connectors.incident_ref import is_resolved
 from postmortem.settings import get_settings
 from postmortem.summary import summarize
 from tasks import pipeline
+from tasks import served_validation as served
 
 
 @flow(name="postmortem")
@@ -57,14 +58,20 @@ def postmortem(
                 incident_id,
                 "; ".join(collection["errors"]),
             )
+    deferred = served.defer(served.validate_bundle, bundle) if settings.validation_worker else None
     loaded = pipeline.load(bundle)
     if loaded.incident.id != incident_id:
         raise ValueError(f"bundle {bundle} holds incident {loaded.incident.id!r}, not {incident_id!r}")
-    quality = pipeline.validate(loaded)
+    quality = pipeline.validate(loaded, deferred, settings.validation_timeout)
     history = pipeline.read_history(settings.db_url, incident_id)
     analysis = pipeline.analyse(loaded, quality, history)
     published = pipeline.publish(
-        settings.db_url, loaded, analysis, str(settings.reports_dir), settings.ticket_prefix
+        settings.db_url,
+        loaded,
+        analysis,
+        str(settings.reports_dir),
+        settings.ticket_prefix,
+        settings.validation_timeout if settings.validation_worker else None,
     )
     pipeline.publish_artifacts(analysis, published)
     summary = summarize(analysis, published)

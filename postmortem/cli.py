@@ -110,6 +110,15 @@ def cmd_webhook(args: argparse.Namespace) -> int:
     return serve(args.host, args.port, access_log=args.access_log)
 
 
+def cmd_validation_worker(args: argparse.Namespace) -> int:
+    """Serve the data-quality checks to postmortem flows from a process that keeps GX imported."""
+    _prefect_defaults()
+    from tasks.served_validation import serve_validation
+
+    serve_validation(limit=args.limit)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of every subcommand."""
     parser = argparse.ArgumentParser(prog="postmortem", description=__doc__)
@@ -152,6 +161,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--port", type=int, help="listen port (default POSTMORTEM_WEBHOOK_PORT or 8787)")
     p.add_argument("--access-log", action="store_true", help="log every request")
     p.set_defaults(func=cmd_webhook)
+
+    p = sub.add_parser(
+        "validation-worker", help="validate bundles for flows run with POSTMORTEM_VALIDATION_WORKER=true"
+    )
+    p.add_argument("--limit", type=int, default=4, help="bundles validated at once (default 4)")
+    p.set_defaults(func=cmd_validation_worker)
 
     db = sub.add_parser("db", help="store maintenance").add_subparsers(dest="db_command", required=True)
     db.add_parser("upgrade", help="apply migrations").set_defaults(func=cmd_db_upgrade)

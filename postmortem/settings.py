@@ -19,6 +19,8 @@ class Settings(BaseSettings):
     after_minutes: float = 30.0
     ticket_prefix: str = "PM"
     config_file: Path = Path("postmortem.toml")
+    validation_worker: bool = False  # defer validation to `postmortem validation-worker`
+    validation_timeout: float = 300.0  # seconds to wait for it before validating in-process
 
     @property
     def db_url(self) -> str:

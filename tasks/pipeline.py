@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
+from uuid import UUID
 
 from prefect import task
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
@@ -17,9 +18,11 @@ from postmortem.model import Analysis, Incident, PastIncident, QualityResult
 from postmortem.store import open_store
 from reports.caveats import quality_description, quality_table
 from tasks import publish as pub
+from tasks import served_validation as served
 from tasks.analyze import analyze
 from tasks.collect import collect_incident
 from tasks.quality import QUALITY_CHECKS_VERSION, check_quality
+from tasks.quality.docs import write_data_docs
 
 
 def retry_unless_bad_input(task: Any, task_run: Any, state: Any) -> bool:
@@ -58,8 +61,13 @@ def load(path: str) -> Bundle:
 
 
 @task(name="validate-evidence", cache_policy=NO_CACHE)
-def validate(bundle: Bundle) -> list[QualityResult]:
-    """Run the data-quality checks on the raw evidence."""
+def validate(bundle: Bundle, deferred: UUID | None = None, timeout: float = 300.0) -> list[QualityResult]:
+    """The data-quality results of the raw evidence: the validation worker's when the bundle was sent
+    to one (`deferred`: its task run) and it answers within `timeout` seconds, else checked here."""
+    if deferred is not None:
+        done, results = served.answer(deferred, timeout)
+        if done:
+            return results
     return check_quality(bundle)
 
 
@@ -77,12 +85,22 @@ def analyse(bundle: Bundle, quality: Sequence[QualityResult], history: Sequence[
 
 
 @task(name="publish", retries=2, retry_delay_seconds=2, cache_policy=NO_CACHE)
-def publish(db_url: str, bundle: Bundle, analysis: Analysis, reports_dir: str, prefix: str) -> pub.Published:
-    """Store evidence and analysis, create tickets and write the versioned reports (idempotent)."""
+def publish(
+    db_url: str,
+    bundle: Bundle,
+    analysis: Analysis,
+    reports_dir: str,
+    prefix: str,
+    docs_timeout: float | None = None,
+) -> pub.Published:
+    """Store evidence and analysis, create tickets and write the versioned reports (idempotent).
+
+    With `docs_timeout`, the validation worker writes the Data Docs (waiting that long for it)."""
+    docs = served.docs_writer(docs_timeout) if docs_timeout is not None else write_data_docs
     with open_store(db_url) as store:
         pub.store_evidence(store, bundle, analysis)
         tickets, created = pub.publish_tickets(store, analysis, prefix)
-        published = pub.publish_reports(store, analysis, tickets, Path(reports_dir))
+        published = pub.publish_reports(store, analysis, tickets, Path(reports_dir), docs)
     published.tickets_created = created
     return published
 

@@ -13,7 +13,7 @@ from connectors.bundle import Bundle
 from postmortem.model import Analysis, ReportVersion
 from postmortem.store import Store
 from reports.render import render_reports
-from tasks.quality.docs import INDEX, write_data_docs
+from tasks.quality.docs import INDEX, DocsWriter, write_data_docs
 from tasks.timeline import DURATION_DEFINITIONS
 
 ACTOR = "postmortem-flow"
@@ -70,19 +70,24 @@ def content_hash(files: dict[str, str]) -> str:
 
 
 def publish_reports(
-    store: Store, analysis: Analysis, tickets: Sequence[dict[str, Any]], reports_dir: Path
+    store: Store,
+    analysis: Analysis,
+    tickets: Sequence[dict[str, Any]],
+    reports_dir: Path,
+    docs: DocsWriter = write_data_docs,
 ) -> Published:
-    """Write the reports under `<reports_dir>/<incident>/v<N>/`; a new version only when content changed."""
+    """Write the reports under `<reports_dir>/<incident>/v<N>/` (Data Docs with `docs`); a new version
+    only when content changed."""
     incident_id = analysis.incident.id
     stable = render_reports(analysis, tickets=tickets, definitions=DURATION_DEFINITIONS)
     digest = content_hash(stable)
     latest = store.latest_report_version(incident_id)
     if latest is not None and latest.content_hash == digest and Path(latest.path).is_dir():
         folder = Path(latest.path)
-        docs = folder / DATA_DOCS / INDEX
+        index = folder / DATA_DOCS / INDEX
         files = {n: folder / n for n in stable}
         return Published(
-            latest.version, folder, False, files, list(tickets), data_docs=docs if docs.is_file() else None
+            latest.version, folder, False, files, list(tickets), data_docs=index if index.is_file() else None
         )
     version = (latest.version if latest else 0) + 1
     now = datetime.now(UTC)
@@ -95,7 +100,7 @@ def publish_reports(
     for name, text in files.items():
         paths[name] = folder / name
         paths[name].write_text(text, encoding="utf-8")
-    docs = write_data_docs(analysis.data_quality, folder / DATA_DOCS, f"{_safe(incident_id)}-v{version}", now)
+    index = docs(analysis.data_quality, folder / DATA_DOCS, f"{_safe(incident_id)}-v{version}", now)
     store.add_report_version(
         ReportVersion(
             incident_id=incident_id,
@@ -107,7 +112,7 @@ def publish_reports(
         )
     )
     store.append_audit(ACTOR, "report.published", incident_id, {"version": version, "content_hash": digest})
-    return Published(version, folder, True, paths, list(tickets), data_docs=docs)
+    return Published(version, folder, True, paths, list(tickets), data_docs=index)
 
 
 def _safe(incident_id: str) -> str:

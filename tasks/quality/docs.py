@@ -9,7 +9,7 @@ redacted like the reports.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from itertools import groupby
 from pathlib import Path
@@ -22,6 +22,7 @@ from tasks.quality.runner import SOURCE, ephemeral_context
 
 SITE = "postmortem"
 INDEX = "index.html"
+DocsWriter = Callable[[Sequence[QualityResult], Path, str, datetime], Path | None]  # write_data_docs' shape
 
 
 def write_data_docs(

@@ -19,6 +19,8 @@ from typing import Any
 
 import httpx
 
+from tasks.served_validation import validate_bundle
+
 REPO = Path(__file__).resolve().parents[2]
 SERVE_SCRIPT = Path(__file__).with_name("serve_postmortem.py")
 
@@ -199,6 +201,20 @@ class Stack:
         self.receiver_url = f"http://127.0.0.1:{port}"
         wait_until("the webhook receiver", lambda: healthy(f"{self.receiver_url}/healthz"), timeout, [proc])
         return self.receiver_url
+
+    def start_validation_worker(self, env: Mapping[str, str], timeout: float = 60) -> Proc:
+        """`postmortem validation-worker`; returns once the Prefect server lists it as serving."""
+        argv = [sys.executable, "-m", "postmortem.cli", "validation-worker"]
+        proc = start("validation-worker", argv, env, self.logs)
+        self.procs.append(proc)
+        body = {"task_worker_filter": {"task_keys": [validate_bundle.task_key]}}
+        wait_until(
+            "the validation worker",
+            lambda: bool(self.api("POST", "/task_workers/filter", json=body)),
+            timeout,
+            [proc],
+        )
+        return proc
 
     def stop(self) -> None:
         """Stop every process, the last started first."""
