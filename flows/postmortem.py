@@ -7,6 +7,7 @@ from typing import Any
 from prefect import flow, get_run_logger
 
 from connectors.incident_ref import is_resolved
+from postmortem.model import Incident
 from postmortem.settings import get_settings
 from postmortem.summary import summarize
 from tasks import pipeline
@@ -38,6 +39,7 @@ def postmortem(
             f"incident {incident_id}: no evidence source; pass `bundle=<path to an incident bundle>` "
             "or `config=<path to postmortem.toml>` to collect it"
         )
+    source: str | Incident | None = incident  # what collect resolves: a path or id, or a fetched record
     if config and not incident:  # a live incident: fetch it fresh, so a stale webhook cannot mislead the run
         current = pipeline.fetch_incident(config, incident_id)
         if not is_resolved(current):
@@ -45,12 +47,10 @@ def postmortem(
                 "incident %s is %r at its source, not resolved: no postmortem yet", current.id, current.status
             )
             return {"incident": current.id, "status": "not_resolved", "incident_status": current.status}
-        incident, incident_id = incident_id, current.id
+        source, incident_id = current, current.id
     collection = None
-    if config:
-        collection = pipeline.collect_evidence(
-            config, incident or incident_id, incident_id, str(settings.data_dir)
-        )
+    if config and source is not None:
+        collection = pipeline.collect_evidence(config, source, incident_id, str(settings.data_dir))
         bundle = collection["bundle"]
         if collection["status"] != "complete":
             logger.warning(

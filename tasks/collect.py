@@ -9,6 +9,7 @@ from typing import Any
 
 from connectors.collect import collect, resolve_incident
 from connectors.config import load_config
+from postmortem.model import Incident
 
 
 @dataclass
@@ -41,14 +42,15 @@ def bundle_dir(data_dir: str | Path, incident_id: str) -> Path:
 
 
 def collect_incident(
-    config_path: str | Path, incident: str, data_dir: str | Path, expected_id: str | None = None
+    config_path: str | Path, incident: str | Incident, data_dir: str | Path, expected_id: str | None = None
 ) -> Collection:
-    """Load the config, resolve the incident (file or id) and collect its evidence into the data directory.
+    """Load the config, resolve the incident (file or id; a record as is) and collect its evidence into the
+    data directory.
 
     A failing source makes the collection partial, not failed; a bad config or incident raises ValueError.
     """
     config = load_config(config_path)
-    record = resolve_incident(config, incident)
+    record = incident if isinstance(incident, Incident) else resolve_incident(config, incident)
     if expected_id is not None and record.id != expected_id:
         raise ValueError(f"{incident} holds incident {record.id!r}, not {expected_id!r}")
     result = collect(record, config, bundle_dir(data_dir, record.id))

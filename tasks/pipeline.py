@@ -37,8 +37,11 @@ def retry_unless_bad_input(task: Any, task_run: Any, state: Any) -> bool:
     retry_condition_fn=retry_unless_bad_input,
     cache_policy=NO_CACHE,
 )
-def collect_evidence(config: str, incident: str, incident_id: str, data_dir: str) -> dict[str, Any]:
-    """Pull the incident's evidence from every configured connector into `<data_dir>/bundles/<id>/`."""
+def collect_evidence(
+    config: str, incident: str | Incident, incident_id: str, data_dir: str
+) -> dict[str, Any]:
+    """Pull the incident's evidence from every configured connector into `<data_dir>/bundles/<id>/`
+    (`incident`: a path or id to resolve, or the record already fetched)."""
     return collect_incident(config, incident, data_dir, expected_id=incident_id).as_dict()
 
 

@@ -55,6 +55,7 @@ def test_a_resolved_incident_is_reported_with_its_log_in_the_timeline(
     script_pagerduty(server)
     summary = postmortem(incident_id=f"pagerduty:{PD_ID}", config=toml, rerun_reason="test")
     assert summary["incident"] == PD_ID and summary["report_version"] == 1
+    assert len(server.requests_to(f"/incidents/{PD_ID}", "GET")) == 1  # fetched once, collected from that
     assert summary["collection"]["datasets"] == {"chat": len(PD_LOG_ENTRIES) + len(PD_NOTES)}
     report = Path(summary["reports"]["engineering.md"]).read_text()
     assert "Earline Greenholt: Firefighters are on the scene." in report
