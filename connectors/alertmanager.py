@@ -15,7 +15,8 @@ from pydantic import AwareDatetime, Field, TypeAdapter, ValidationError
 
 from connectors.base import Collected, Window
 from connectors.config import BearerOrBasicAuthConfig
-from connectors.http import HttpClient, PayloadError
+from connectors.http import HttpClient
+from connectors.http_errors import PayloadError
 from connectors.registry import ConnectorType
 from postmortem.model import Alert
 

@@ -16,7 +16,8 @@ from pydantic import Field, ValidationError
 
 from connectors.base import Collected, Window
 from connectors.config import HttpConfig, SecretRef
-from connectors.http import BearerAuth, HttpClient, PayloadError
+from connectors.http import BearerAuth, HttpClient
+from connectors.http_errors import PayloadError
 from connectors.payload import parse_time, require_time
 from connectors.registry import ConnectorType
 from connectors.vcs import dig, in_window, is_sha, iso_z, payload_error

@@ -32,7 +32,9 @@ from connectors.base import (
     fetch,
     fetch_evidence,
 )
-from connectors.bundle import DATASETS, read_incident, write_bundle
+from connectors.bundle import write_bundle
+from connectors.bundle_documents import read_incident
+from connectors.bundle_format import DATASETS
 from connectors.config import (
     ConfigError,
     PostmortemConfig,

@@ -14,7 +14,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from connectors.bundle import read_incident
+from connectors.bundle_documents import read_incident
 from connectors.collect import collect, fetch_incident, resolve_incident
 from connectors.config import DEFAULT_FILE, is_secret, load_config, parse_duration
 from connectors.registry import connector_types

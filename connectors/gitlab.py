@@ -25,7 +25,9 @@ from requests.auth import AuthBase
 
 from connectors.base import Collected, RawPayload, Window
 from connectors.config import Duration, HttpConfig, SecretRef
-from connectors.http import HeaderAuth, HttpClient, Page, PageCapReached, PayloadError
+from connectors.http import HeaderAuth, HttpClient
+from connectors.http_errors import PageCapReached, PayloadError
+from connectors.http_paging import Page
 from connectors.payload import parse_time, require_time
 from connectors.registry import ConnectorType
 from connectors.vcs import (

@@ -2,154 +2,39 @@
 
 from __future__ import annotations
 
-import base64
 import logging
 import time
-from collections.abc import Callable, Iterator, Mapping
-from typing import Any, Literal
-from urllib.parse import urlencode, urlsplit
+from collections.abc import Callable, Mapping
+from typing import Any
+from urllib.parse import urlencode
 
 import orjson
 import requests
-from pydantic import SecretStr
 from requests.adapters import HTTPAdapter
 from requests.auth import AuthBase
 from urllib3.util.retry import Retry
 
 from connectors.base import RawPayload
+from connectors.http_auth import BasicAuth, BearerAuth, HeaderAuth
+from connectors.http_errors import HttpError, PayloadError, RateLimited
+from connectors.http_paging import Json, Page, Paginated
+from connectors.http_retry import RETRY_METHODS, RETRY_STATUSES, BoundedRetry, rate_limit_reset_wait
 from connectors.redact import install_log_redaction, redact_text, redact_url
+
+# the auth classes are part of the documented client API (`from connectors.http import BearerAuth`)
+__all__ = ["BasicAuth", "BearerAuth", "HeaderAuth", "HttpClient"]
 
 log = logging.getLogger(__name__)
 
 USER_AGENT = "postmortem-connectors/0.1"
-RETRY_STATUSES = (429, 500, 502, 503, 504)
-RETRY_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "POST"})
 EXCERPT = 300
-
-Json = Any
-Page = tuple[Json, RawPayload]
-
-
-class HttpError(RuntimeError):
-    """A request that failed for good: carries the method, the redacted URL, the status and a body excerpt."""
-
-    def __init__(self, message: str, *, method: str, url: str, status: int | None = None, body: str = ""):
-        self.method, self.url, self.status, self.body = method, url, status, body
-        super().__init__(message)
-
-
-class PayloadError(HttpError):
-    """The server answered 2xx with a body that is not the JSON it should be."""
-
-
-class RateLimited(HttpError):
-    """The server's rate limit would take longer than `max_wait` to reset."""
-
-
-class PageCapReached(HttpError):
-    """Pagination hit `max_pages` while the server still had more pages."""
-
-
-def _secret(value: SecretStr | str) -> SecretStr:
-    return value if isinstance(value, SecretStr) else SecretStr(value)
-
-
-def _basic(username: str, password: SecretStr) -> str:
-    return base64.b64encode(f"{username}:{password.get_secret_value()}".encode()).decode("ascii")
-
-
-class BearerAuth(AuthBase):
-    """`Authorization: <scheme> <token>` (scheme `Bearer` by default, `token` for some APIs)."""
-
-    def __init__(self, token: SecretStr | str, scheme: str = "Bearer"):
-        self.token, self.scheme = _secret(token), scheme
-
-    def __call__(self, request: requests.PreparedRequest) -> requests.PreparedRequest:
-        """Add the header to an outgoing request."""
-        request.headers["Authorization"] = f"{self.scheme} {self.token.get_secret_value()}"
-        return request
-
-    def secrets(self) -> list[str]:
-        """The literal secret values, for redaction."""
-        return [self.token.get_secret_value()]
-
-    def __repr__(self) -> str:
-        return f"BearerAuth(scheme={self.scheme!r}, token={self.token!r})"
-
-
-class BasicAuth(AuthBase):
-    """HTTP basic authentication."""
-
-    def __init__(self, username: str, password: SecretStr | str):
-        self.username, self.password = username, _secret(password)
-
-    def __call__(self, request: requests.PreparedRequest) -> requests.PreparedRequest:
-        """Add the header to an outgoing request."""
-        request.headers["Authorization"] = f"Basic {_basic(self.username, self.password)}"
-        return request
-
-    def secrets(self) -> list[str]:
-        """The literal secret values (the password and the encoded header), for redaction."""
-        return [self.password.get_secret_value(), _basic(self.username, self.password)]
-
-    def __repr__(self) -> str:
-        return f"BasicAuth(username={self.username!r}, password={self.password!r})"
-
-
-class HeaderAuth(AuthBase):
-    """A custom header carrying the secret, e.g. `PRIVATE-TOKEN: <token>` (value = prefix + secret)."""
-
-    def __init__(self, header: str, value: SecretStr | str, prefix: str = ""):
-        self.header, self.value, self.prefix = header, _secret(value), prefix
-
-    def __call__(self, request: requests.PreparedRequest) -> requests.PreparedRequest:
-        """Add the header to an outgoing request."""
-        request.headers[self.header] = f"{self.prefix}{self.value.get_secret_value()}"
-        return request
-
-    def secrets(self) -> list[str]:
-        """The literal secret values, for redaction."""
-        return [self.value.get_secret_value()]
-
-    def __repr__(self) -> str:
-        return f"HeaderAuth(header={self.header!r}, value={self.value!r})"
-
-
-def rate_limit_reset_wait(headers: Mapping[str, str], now: float) -> float | None:
-    """Seconds until a GitHub-style `x-ratelimit-reset` when `x-ratelimit-remaining` is 0, else None."""
-    if headers.get("x-ratelimit-remaining") != "0":
-        return None
-    try:
-        reset = float(headers["x-ratelimit-reset"])
-    except (KeyError, ValueError):
-        return None
-    return max(0.0, reset - now) + 0.2
-
-
-class BoundedRetry(Retry):
-    """urllib3 Retry whose waits (Retry-After seconds or HTTP date, rate-limit reset) stay <= max_wait."""
-
-    max_wait: float = 60.0
-
-    def get_retry_after(self, response: Any) -> float | None:
-        """Retry-After, else the rate-limit reset, capped at max_wait."""
-        seconds = super().get_retry_after(response)
-        if seconds is None:
-            seconds = rate_limit_reset_wait(response.headers, time.time())
-        return None if seconds is None else min(seconds, self.max_wait)
-
-    def new(self, **kw: Any) -> BoundedRetry:
-        """Copy carrying max_wait (urllib3 makes a new Retry per attempt)."""
-        retry = super().new(**kw)
-        retry.max_wait = self.max_wait
-        return retry
 
 
 def _content_type(response: requests.Response) -> str:
     return response.headers.get("Content-Type", "application/octet-stream").split(";", 1)[0].strip()
 
 
-class HttpClient:
+class HttpClient(Paginated):
     """A requests.Session with bounded retries, default timeouts, injected auth and redacted diagnostics."""
 
     def __init__(
@@ -357,165 +242,3 @@ class HttpClient:
         """POST (a JSON body or form fields) and decode the JSON answer: (json, raw payload)."""
         body, raw, _ = self.request_json("POST", path, params=params, json=json, data=data, headers=headers)
         return body, raw
-
-    # ------------------------------------------------------------ pagination
-
-    def _cap(
-        self, max_pages: int | None, on_cap: Literal["raise", "warn"], path: str
-    ) -> Callable[[int], bool]:
-        """A predicate: may page n (1-based) be fetched? Raises or warns once the cap is passed."""
-        cap = max_pages or self.max_pages
-
-        def allowed(n: int) -> bool:
-            if n <= cap:
-                return True
-            message = (
-                f"{redact_url(self.url(path))}: stopped after max_pages={cap} pages while the server "
-                "had more; narrow the window or raise max_pages"
-            )
-            if on_cap == "raise":
-                raise PageCapReached(message, method="GET", url=redact_url(self.url(path)))
-            log.warning("%s (the result is truncated)", message)
-            return False
-
-        return allowed
-
-    def paginate_link(
-        self,
-        path: str,
-        params: Mapping[str, Any] | None = None,
-        *,
-        headers: Mapping[str, str] | None = None,
-        max_pages: int | None = None,
-        on_cap: Literal["raise", "warn"] = "raise",
-    ) -> Iterator[Page]:
-        """Follow RFC 5988 `Link: <...>; rel="next"` headers (GitHub, GitLab); yields (json, raw) per page."""
-        allowed = self._cap(max_pages, on_cap, path)
-        origin = urlsplit(self.url(path))[:2]
-        url: str | None = path
-        n = 1
-        while url is not None and allowed(n):
-            body, raw, response = self.request_json("GET", url, params=params, headers=headers)
-            yield body, raw
-            url = response.links.get("next", {}).get("url")
-            if url is not None and urlsplit(url)[:2] != origin:
-                shown = redact_url(url)
-                raise HttpError(
-                    f"GET {raw.uri}: Link rel=next points to another origin ({shown}); refusing to send "
-                    "credentials there",
-                    method="GET",
-                    url=shown,
-                )
-            params, n = None, n + 1
-
-    def paginate_cursor(
-        self,
-        path: str,
-        params: Mapping[str, Any] | None,
-        cursor_param: str,
-        next_cursor: Callable[[Json], str | None],
-        *,
-        method: Literal["GET", "POST"] = "GET",
-        headers: Mapping[str, str] | None = None,
-        max_pages: int | None = None,
-        on_cap: Literal["raise", "warn"] = "raise",
-    ) -> Iterator[Page]:
-        """Send `next_cursor(json)` back as `cursor_param` until it is empty; yields (json, raw)."""
-        allowed = self._cap(max_pages, on_cap, path)
-        query = dict(params or {})
-        seen: set[str] = set()
-        n = 1
-        while allowed(n):
-            body, raw, _ = self.request_json(method, path, params=query, headers=headers)
-            yield body, raw
-            cursor = next_cursor(body)
-            if not cursor:
-                return
-            if cursor in seen:
-                raise PayloadError(
-                    f"{method} {raw.uri}: the server returned cursor {cursor!r} twice; stopping a loop",
-                    method=method,
-                    url=raw.uri,
-                )
-            seen.add(cursor)
-            query[cursor_param] = cursor
-            n += 1
-
-    def paginate_page(
-        self,
-        path: str,
-        params: Mapping[str, Any] | None = None,
-        *,
-        page_param: str = "page",
-        per_page_param: str = "per_page",
-        per_page: int = 100,
-        first_page: int = 1,
-        items: Callable[[Json], list[Any]] | None = None,
-        headers: Mapping[str, str] | None = None,
-        max_pages: int | None = None,
-        on_cap: Literal["raise", "warn"] = "raise",
-    ) -> Iterator[Page]:
-        """Numbered pages (`page=1,2,..&per_page=N`) until one has fewer than N items; yields (json, raw)."""
-        yield from self._paginate_numbered(
-            path,
-            params,
-            page_param,
-            per_page_param,
-            per_page,
-            first_page,
-            1,
-            items,
-            headers,
-            max_pages,
-            on_cap,
-        )
-
-    def paginate_offset(
-        self,
-        path: str,
-        params: Mapping[str, Any] | None = None,
-        *,
-        offset_param: str = "offset",
-        limit_param: str = "limit",
-        limit: int = 100,
-        items: Callable[[Json], list[Any]] | None = None,
-        headers: Mapping[str, str] | None = None,
-        max_pages: int | None = None,
-        on_cap: Literal["raise", "warn"] = "raise",
-    ) -> Iterator[Page]:
-        """Offset/limit pages (`offset=0,N,2N...&limit=N`) until a page has fewer than N items."""
-        yield from self._paginate_numbered(
-            path, params, offset_param, limit_param, limit, 0, limit, items, headers, max_pages, on_cap
-        )
-
-    def _paginate_numbered(
-        self,
-        path: str,
-        params: Mapping[str, Any] | None,
-        number_param: str,
-        size_param: str,
-        size: int,
-        first: int,
-        step: int,
-        items: Callable[[Json], list[Any]] | None,
-        headers: Mapping[str, str] | None,
-        max_pages: int | None,
-        on_cap: Literal["raise", "warn"],
-    ) -> Iterator[Page]:
-        allowed = self._cap(max_pages, on_cap, path)
-        query = {**(params or {}), size_param: size}
-        n = 1
-        while allowed(n):
-            query[number_param] = first + (n - 1) * step
-            body, raw, _ = self.request_json("GET", path, params=query, headers=headers)
-            yield body, raw
-            page = items(body) if items is not None else body
-            if not isinstance(page, list):
-                raise PayloadError(
-                    f"GET {raw.uri}: expected a JSON list of items, got {type(page).__name__}",
-                    method="GET",
-                    url=raw.uri,
-                )
-            if len(page) < size:
-                return
-            n += 1

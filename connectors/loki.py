@@ -20,7 +20,8 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from connectors.base import Collected, RawPayload, Window
 from connectors.config import BearerOrBasicAuthConfig
-from connectors.http import HttpClient, HttpError, PayloadError
+from connectors.http import HttpClient
+from connectors.http_errors import HttpError, PayloadError
 from connectors.registry import ConnectorType
 from postmortem.model import LOG_LEVELS, LogRecord
 

@@ -9,7 +9,7 @@ from typing import Any
 from pydantic import AwareDatetime, TypeAdapter, ValidationError
 
 from connectors.base import RawPayload
-from connectors.http import PayloadError
+from connectors.http_errors import PayloadError
 
 _TIMESTAMP = TypeAdapter(AwareDatetime)
 

@@ -21,7 +21,8 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from connectors.base import Collected, RawPayload, Window
 from connectors.config import BearerOrBasicAuthConfig, Duration
-from connectors.http import HttpClient, HttpError, PayloadError
+from connectors.http import HttpClient
+from connectors.http_errors import HttpError, PayloadError
 from connectors.registry import ConnectorType
 from postmortem.model import MetricPoint
 

@@ -26,7 +26,8 @@ from pydantic import (
 )
 
 from connectors.base import Collected, RawPayload, Window
-from connectors.http import Page, PayloadError
+from connectors.http_errors import PayloadError
+from connectors.http_paging import Page
 from connectors.payload import parse_time
 from postmortem.model import Commit
 

@@ -10,7 +10,8 @@ from collections.abc import Sequence
 from datetime import datetime
 from pathlib import Path
 
-from connectors.bundle import BundleError, load_bundle
+from connectors.bundle import load_bundle
+from connectors.bundle_format import BundleError
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 DEMO_BUNDLE = EXAMPLES / "bad-deploy-rollback"

@@ -2,7 +2,7 @@
 
 Rules (vectorised, one pass per dataset; the input frames are never mutated):
 - a duplicate id (alerts `id`, commits `sha`, deploys `id`, tickets `key`: the dataset key in
-  `connectors.bundle.DATASETS`) keeps its first occurrence; later ones are quarantined;
+  `connectors.bundle_format.DATASETS`) keeps its first occurrence; later ones are quarantined;
 - a duplicate metric point (same `ts`, `service`, `metric`) keeps the first row, later ones are quarantined;
 - a metric row whose value is not numeric (the reader kept the text in `value_raw`) is quarantined.
 Out-of-window timestamps and unknown enum values are kept: the data-quality results report them.
@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from connectors.bundle import DATASETS, LINE
+from connectors.bundle_format import DATASETS, LINE
 from postmortem.model import Incident, Quarantined
 
 

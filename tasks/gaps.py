@@ -22,7 +22,7 @@ from datetime import UTC, datetime, timedelta
 import numpy as np
 import pandas as pd
 
-from connectors.bundle import DATASETS
+from connectors.bundle_format import DATASETS
 from postmortem.model import Gap, Incident, Moments, Topology
 
 # A silence overlapping the incident by more than the largest of these is a silent period; "usual" and

@@ -8,7 +8,8 @@ from pathlib import Path
 
 import numpy as np
 
-from connectors.bundle import DATASETS, write_bundle
+from connectors.bundle import write_bundle
+from connectors.bundle_format import DATASETS
 from postmortem.generator.actions import build_actions
 from postmortem.generator.alerts import build_alerts
 from postmortem.generator.changes import build_changes

@@ -30,7 +30,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from connectors.bundle import LINE
+from connectors.bundle_format import LINE
 from postmortem.model import Incident, MetricCandidate, QualityResult
 from tasks.quality.config import QualitySettings
 from tasks.quality.policy import Policy

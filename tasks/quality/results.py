@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from connectors.bundle import LINE
+from connectors.bundle_format import LINE
 from postmortem.model import QualityResult, QualitySeverity
 from tasks.clean import json_safe
 from tasks.quality.checks import Check

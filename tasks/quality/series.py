@@ -14,7 +14,7 @@ from datetime import datetime, timedelta
 import numpy as np
 import pandas as pd
 
-from connectors.bundle import LINE
+from connectors.bundle_format import LINE
 
 NAT = np.iinfo(np.int64).min  # pandas' NaT as int64
 RADIX_LIMIT = 1 << 16  # fewer series than this sort with numpy's radix sort (uint16 keys)

@@ -6,7 +6,8 @@ from datetime import datetime
 
 import pandas as pd
 
-from connectors.bundle import DATASETS, Bundle, incident_window
+from connectors.bundle import Bundle, incident_window
+from connectors.bundle_format import DATASETS
 from postmortem.model import Incident, QualityResult
 from tasks.quality.catalogue import build_policy
 from tasks.quality.checks import WINDOW_END, WINDOW_START

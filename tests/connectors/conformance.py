@@ -40,9 +40,10 @@ from typing import Any
 import pytest
 
 from connectors.base import Collected, Window, capabilities_of, fetch, fetch_evidence
-from connectors.bundle import DATASETS, load_bundle, write_bundle
+from connectors.bundle import load_bundle, write_bundle
+from connectors.bundle_format import DATASETS
 from connectors.config import ConfigError, connector_config, is_secret
-from connectors.http import HttpError, PayloadError
+from connectors.http_errors import HttpError, PayloadError
 from connectors.registry import ConnectorType
 from tests.connectors.fakeserver import FakeServer, Recorded, Reply
 

@@ -23,7 +23,7 @@ from connectors.alertmanager import (
 )
 from connectors.base import Window
 from connectors.config import ConfigError, connector_config
-from connectors.http import PayloadError
+from connectors.http_errors import PayloadError
 from postmortem.model import Alert
 from tests.connectors.conformance import CHECKS, SECRET_ENV, ConnectorCase, check_config
 from tests.connectors.fakeserver import FakeServer, Reply

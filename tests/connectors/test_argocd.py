@@ -15,7 +15,7 @@ from pydantic import SecretStr
 from connectors.argocd import CONNECTOR, ArgoCDConfig, ArgoCDConnector, app_changes
 from connectors.base import Window
 from connectors.config import connector_config
-from connectors.http import HttpError, PayloadError
+from connectors.http_errors import HttpError, PayloadError
 from postmortem.model import Change
 from tests.connectors.conformance import CHECKS, SECRET_ENV, ConnectorCase, check_config
 from tests.connectors.fakeserver import FakeServer, Reply

@@ -8,7 +8,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from connectors.bundle import BundleError, load_bundle, write_bundle
+from connectors.bundle import load_bundle, write_bundle
+from connectors.bundle_format import BundleError
 
 INCIDENT = {
     "id": "INC-7",

@@ -18,7 +18,7 @@ from pydantic import SecretStr
 from connectors.base import Window
 from connectors.config import ConfigError, connector_config
 from connectors.github import CONNECTOR, GitHubConfig, GitHubConnector, GitHubRepo, deployment_outcome
-from connectors.http import HttpError, PayloadError, RateLimited
+from connectors.http_errors import HttpError, PayloadError, RateLimited
 from postmortem.model import Change, Commit
 from tests.connectors.conformance import (
     PLANTED_SECRET,

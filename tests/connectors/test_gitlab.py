@@ -17,7 +17,7 @@ from pydantic import SecretStr
 from connectors.base import Window
 from connectors.config import ConfigError, connector_config
 from connectors.gitlab import CONNECTOR, GitLabConfig, GitLabConnector, GitLabProject, next_page
-from connectors.http import HttpError, PageCapReached, PayloadError
+from connectors.http_errors import HttpError, PageCapReached, PayloadError
 from postmortem.model import Change, Commit
 from tests.connectors.conformance import CHECKS, SECRET_ENV, ConnectorCase, check_config
 from tests.connectors.fakeserver import FakeServer, Recorded, Reply

@@ -10,16 +10,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from connectors.http import (
-    BasicAuth,
-    BearerAuth,
-    HeaderAuth,
-    HttpClient,
-    HttpError,
-    PageCapReached,
-    PayloadError,
-    RateLimited,
-)
+from connectors.http import BasicAuth, BearerAuth, HeaderAuth, HttpClient
+from connectors.http_errors import HttpError, PageCapReached, PayloadError, RateLimited
 from connectors.redact import redact_text, redact_url
 from tests.connectors.fakeserver import FakeServer, Recorded, Reply
 

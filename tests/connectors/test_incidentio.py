@@ -13,7 +13,7 @@ from pydantic import SecretStr
 from connectors.base import Window, capabilities_of, fetch_evidence
 from connectors.bundle import load_bundle, write_bundle
 from connectors.config import ConfigError, connector_config
-from connectors.http import HttpError, PayloadError
+from connectors.http_errors import HttpError, PayloadError
 from connectors.incident_ref import is_resolved
 from connectors.incidentio import CONNECTOR, IncidentIoConfig, IncidentIoConnector
 from tests.connectors.conformance import CHECKS, SECRET_ENV, ConnectorCase, check_config

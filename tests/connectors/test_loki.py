@@ -15,7 +15,7 @@ from pydantic import SecretStr
 
 from connectors.base import Window
 from connectors.config import ConfigError, connector_config
-from connectors.http import HttpError, PayloadError
+from connectors.http_errors import HttpError, PayloadError
 from connectors.loki import (
     CONNECTOR,
     LokiConfig,

@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from connectors.bundle import DATASETS, load_bundle
+from connectors.bundle import load_bundle
+from connectors.bundle_format import DATASETS
 from postmortem.cli import main as postmortem_main
 from postmortem.generator.cli import main
 from postmortem.generator.examples import EXAMPLES, EXAMPLES_DIR, make_examples

@@ -9,7 +9,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from connectors.bundle import DATASETS, Bundle, incident_window, load_bundle
+from connectors.bundle import Bundle, incident_window, load_bundle
+from connectors.bundle_format import DATASETS
 from postmortem.generator import GROUND_TRUTH, SCENARIOS, GroundTruth, generate_incident
 
 CHANGE_SCENARIOS = [name for name, sc in SCENARIOS.items() if sc.change_kind]

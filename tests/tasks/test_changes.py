@@ -9,7 +9,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from connectors.bundle import DATASETS, empty_frame, load_bundle, write_bundle
+from connectors.bundle import load_bundle, write_bundle
+from connectors.bundle_format import DATASETS, empty_frame
 from postmortem.model import Incident, Onset, ServiceCandidate, Topology
 from tasks.change_relations import CALLER_LR, DEPENDENCY_LR, SAME_LR, UNRELATED_LR, root_weights
 from tasks.changes import (

@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from connectors.bundle import DATASETS, empty_frame
+from connectors.bundle_format import DATASETS, empty_frame
 from postmortem.model import Gap, Incident, Moments, Topology
 from tasks.gaps import find_gaps
 
