@@ -7,7 +7,13 @@ from typing import Any
 from sqlalchemy import select, text
 
 from postmortem.model import AuditEntry
-from postmortem.store.audit import GENESIS_HASH, AuditVerification, entry_hash, normalise_payload, verify_chain
+from postmortem.store.audit import (
+    GENESIS_HASH,
+    AuditVerification,
+    entry_hash,
+    normalise_payload,
+    verify_chain,
+)
 from postmortem.store.rows import audit_entry
 from postmortem.store.sessions import StoreSessions, utc_now
 from postmortem.store.tables import AuditRow

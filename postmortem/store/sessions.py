@@ -16,5 +16,4 @@ class StoreSessions:
     """Base of the `Store` mixins: the read and write session factories that `Store.__init__` sets."""
 
     _reader: sessionmaker[Session]
-    # write transactions take SQLite's write lock up front (BEGIN IMMEDIATE): no lock-upgrade deadlocks
     _writer: sessionmaker[Session]
