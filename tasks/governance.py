@@ -169,7 +169,8 @@ def report_markdown(report: dict[str, object]) -> str:
 def read_month_activity(db_url: str, period: Period) -> MonthActivity:
     """The month's postmortem runs and report versions from the audit log."""
     with open_store(db_url) as store:
-        return month_activity(store.audit_entries(), period)
+        entries = store.audit_entries(since=period.start, until=period.end, actions=(COMPLETED, PUBLISHED))
+        return month_activity(entries, period)
 
 
 @task(name="audit-gate-chunk", retries=2, retry_delay_seconds=1, cache_policy=NO_CACHE)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select, text
@@ -48,11 +50,25 @@ class AuditLogMixin(StoreSessions):
             session.add(row)
         return audit_entry(row)
 
-    def audit_entries(self, subject: str | None = None) -> list[AuditEntry]:
-        """Audit entries in chain order, optionally only those about `subject`."""
+    def audit_entries(
+        self,
+        subject: str | None = None,
+        *,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        actions: Collection[str] | None = None,
+    ) -> list[AuditEntry]:
+        """Audit entries in chain order, optionally only about `subject`, stamped in [`since`, `until`),
+        with one of `actions` (filtered in SQL: the monthly audit reads one month, not the whole log)."""
         query = select(AuditRow).order_by(AuditRow.seq)
         if subject is not None:
             query = query.where(AuditRow.subject == subject)
+        if since is not None:
+            query = query.where(AuditRow.ts >= since)
+        if until is not None:
+            query = query.where(AuditRow.ts < until)
+        if actions is not None:
+            query = query.where(AuditRow.action.in_(list(actions)))
         with self._reader() as session:
             return [audit_entry(r) for r in session.scalars(query)]
 

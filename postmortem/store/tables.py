@@ -269,7 +269,7 @@ class AuditRow(Base):
     __tablename__ = "audit_log"
 
     seq: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
-    ts: Mapped[datetime]
+    ts: Mapped[datetime] = mapped_column(index=True)
     actor: Mapped[str] = mapped_column(String(200))
     action: Mapped[str] = mapped_column(String(200))
     subject: Mapped[str] = mapped_column(String(400), index=True)

@@ -141,3 +141,17 @@ def test_verify_chain_catches_a_forged_but_rehashed_entry() -> None:
     result = verify_chain([first, second])
     assert result.problems == ["seq 2: broken link (follows an entry that is no longer in the log)"]
     assert verify_chain([]).ok
+
+
+def test_entries_filter_by_time_range_and_action_in_order(store: Store) -> None:
+    entries = [
+        store.append_audit("flow", action, f"INC-{i}", {"n": i})
+        for i, action in enumerate(["postmortem.completed", "ticket.created", "report.published"] * 3)
+    ]
+    since, until = entries[2].ts, entries[7].ts
+    wanted = ("postmortem.completed", "report.published")
+    got = store.audit_entries(since=since, until=until, actions=wanted)
+    assert got == [e for e in entries if since <= e.ts < until and e.action in wanted]
+    assert got and all(e.action in wanted for e in got)
+    assert store.audit_entries(since=entries[-1].ts) == [e for e in entries if e.ts >= entries[-1].ts]
+    assert store.audit_entries(until=entries[0].ts) == []

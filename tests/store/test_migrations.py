@@ -43,7 +43,7 @@ def _tables(url: str) -> set[str]:
 
 def test_opening_creates_every_table_at_head(store: Store) -> None:
     assert _tables(store.url.render_as_string(hide_password=False)) == TABLES | {"alembic_version"}
-    assert store.current_revision() == head_revision() == "0003"
+    assert store.current_revision() == head_revision() == "0004"
     assert store.upgrade() == head_revision()  # a second upgrade is a no-op
 
 
