@@ -267,8 +267,11 @@ def test_a_bare_clone_is_accepted_and_a_failing_git_names_the_repository(tmp_pat
         run_git(bare, ["log", "no-such-branch"])
     with pytest.raises(GitError, match="not installed or not on PATH"):
         run_git(bare, ["log"], git="git-does-not-exist")
-    with pytest.raises(GitError, match=r"did not finish in 0\.001 s"):
-        run_git(bare, ["log", "--all"], timeout=0.001)
+    stuck = tmp_path / "stuck-git"  # a git that hangs (a dead NFS mount, a credential prompt)
+    stuck.write_text("#!/bin/sh\nexec sleep 30\n")
+    stuck.chmod(0o755)
+    with pytest.raises(GitError, match=r"did not finish in 0\.2 s"):
+        run_git(bare, ["log", "--all"], git=str(stuck), timeout=0.2)
 
 
 def test_the_documented_example_is_a_valid_config(shop: dict[str, str]) -> None:
