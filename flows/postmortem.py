@@ -63,6 +63,7 @@ def postmortem(
     if loaded.incident.id != incident_id:
         raise ValueError(f"bundle {bundle} holds incident {loaded.incident.id!r}, not {incident_id!r}")
     quality = pipeline.validate(loaded, deferred, settings.validation_timeout)
+    docs = served.defer_docs(quality, settings.data_dir, incident_id) if settings.validation_worker else None
     history = pipeline.read_history(settings.db_url, incident_id)
     analysis = pipeline.analyse(loaded, quality, history)
     published = pipeline.publish(
@@ -71,7 +72,8 @@ def postmortem(
         analysis,
         str(settings.reports_dir),
         settings.ticket_prefix,
-        settings.validation_timeout if settings.validation_worker else None,
+        docs,
+        settings.validation_timeout,
     )
     pipeline.publish_artifacts(analysis, published)
     summary = summarize(analysis, published)

@@ -94,16 +94,20 @@ def publish(
     analysis: Analysis,
     reports_dir: str,
     prefix: str,
-    docs_timeout: float | None = None,
+    staged_docs: served.StagedDocs | None = None,
+    docs_timeout: float = 300.0,
 ) -> pub.Published:
     """Store evidence and analysis, create tickets and write the versioned reports (idempotent).
 
-    With `docs_timeout`, the validation worker writes the Data Docs (waiting that long for it)."""
-    docs = served.docs_writer(docs_timeout) if docs_timeout is not None else write_data_docs
-    with open_store(db_url) as store:
-        pub.store_evidence(store, bundle, analysis)
-        tickets, created = pub.publish_tickets(store, analysis, prefix)
-        published = pub.publish_reports(store, analysis, tickets, Path(reports_dir), docs)
+    With `staged_docs`, the Data Docs are those a validation worker is writing (waiting `docs_timeout`)."""
+    docs = served.staged_docs_writer(staged_docs, docs_timeout) if staged_docs else write_data_docs
+    try:
+        with open_store(db_url) as store:
+            pub.store_evidence(store, bundle, analysis)
+            tickets, created = pub.publish_tickets(store, analysis, prefix)
+            published = pub.publish_reports(store, analysis, tickets, Path(reports_dir), docs)
+    finally:
+        served.discard(staged_docs)
     published.tickets_created = created
     return published
 

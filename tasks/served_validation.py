@@ -3,8 +3,10 @@
 A worker starts a fresh process for every flow run, and importing GX costs that process about 2.3 s:
 most of a cold validation, and more than half of a typical flow run. `postmortem validation-worker`
 imports GX once and serves the two GX steps, validating a bundle and writing its Data Docs. With
-`POSTMORTEM_VALIDATION_WORKER=true` the postmortem flow sends them to it and waits at most
-`POSTMORTEM_VALIDATION_TIMEOUT` seconds each. With no worker serving, or no answer in time, the flow
+`POSTMORTEM_VALIDATION_WORKER=true` the postmortem flow sends it the bundle before reading its own
+copy, then the results for their Data Docs, which the worker writes into a staging folder of the data
+directory while the flow analyses; publishing moves them into the report version. The flow waits at
+most `POSTMORTEM_VALIDATION_TIMEOUT` seconds each. With no worker serving, or no answer in time, it
 does the step in its own process and logs why: a missing worker slows a run down, never stops it.
 The worker reads the same settings and `[quality]` configuration as the flow (run both with the same
 environment); it reads the bundle and writes the docs by path, and results travel through Prefect's
@@ -13,11 +15,13 @@ result storage, so both must share a file system and that storage (`PREFECT_LOCA
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import Sequence
-from datetime import datetime
+from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
-from uuid import UUID
+from uuid import UUID, uuid4
 
 from prefect import Task, get_run_logger, task
 from prefect.cache_policies import NO_CACHE
@@ -94,17 +98,42 @@ def answer(task_run_id: UUID, timeout: float) -> tuple[bool, Any]:
     return False, None
 
 
-def docs_writer(timeout: float) -> DocsWriter:
-    """A Data Docs writer that has the validation worker write them, else writes them here."""
+@dataclass(frozen=True)
+class StagedDocs:
+    """Data Docs a validation worker is writing into `staging` (deferred task run `task_run`)."""
+
+    task_run: UUID
+    staging: str
+
+
+def defer_docs(results: Sequence[QualityResult], data_dir: Path, run_name: str) -> StagedDocs | None:
+    """Have a validation worker write the Data Docs of `results` into a staging folder of `data_dir`
+    while the flow analyses; None (logged) when no worker serves. Call it from the flow, not from a
+    task: a deferral from inside a task also stores that task's parameters (the whole bundle)."""
+    staging = data_dir.resolve() / "staging" / uuid4().hex
+    run = defer(write_docs, list(results), str(staging), run_name, datetime.now(UTC))
+    return StagedDocs(run, str(staging)) if run is not None else None
+
+
+def staged_docs_writer(staged: StagedDocs, timeout: float) -> DocsWriter:
+    """A Data Docs writer that moves the worker's staged site into place, else writes the docs here."""
 
     def write(
         results: Sequence[QualityResult], folder: Path, run_name: str, run_time: datetime
     ) -> Path | None:
-        deferred = defer(write_docs, list(results), str(folder), run_name, run_time)
-        if deferred is not None:
-            done, index = answer(deferred, timeout)
-            if done:
-                return Path(index) if index else None
+        done, index = answer(staged.task_run, timeout)
+        if done and (index is None or Path(staged.staging).is_dir()):  # moved already: a retried publish
+            if index is None:
+                return None
+            folder.parent.mkdir(parents=True, exist_ok=True)
+            shutil.move(staged.staging, folder)
+            return folder / Path(index).name
         return write_data_docs(results, folder, run_name, run_time)
 
     return write
+
+
+def discard(staged: StagedDocs | None) -> None:
+    """Remove a staging folder that was not moved into a report version (no new version, fallback)."""
+    if staged is not None:
+        shutil.rmtree(staged.staging, ignore_errors=True)

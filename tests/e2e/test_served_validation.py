@@ -83,6 +83,11 @@ def test_the_worker_validates_and_the_flow_process_never_imports_gx(stack: Stack
     assert all(r["state_type"] == "COMPLETED" for r in runs)
     docs = tmp_path / "data" / "reports" / INCIDENT / "v1" / "data-docs"
     assert (docs / "index.html").is_file() and list((docs / "validations").rglob("*.html"))
+    assert not list((tmp_path / "data" / "staging").iterdir())  # the staged docs were moved, not copied
+    # what travels through result storage is results and paths: a deferral from inside a task would also
+    # store that task's parameters, the whole bundle (1.6 MB here)
+    sizes = {f.name: f.stat().st_size for f in Path(storage(stack)).rglob("*") if f.is_file()}
+    assert sizes and max(sizes.values()) < 100_000, sizes
     expected = {
         (r.source, r.check): (r.success, r.unexpected_count) for r in check_quality(load_bundle(BUNDLE))
     }
