@@ -43,17 +43,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from postmortem.model import (
     Analysis,
-    Durations,
     GateVerdict,
-    Incident,
-    Moments,
-    Onset,
     ReportVersion,
-    RootCause,
 )
 from postmortem.store import Store, open_store
 from tasks import governance as gov
 from tasks.publish import ACTOR
+from tests.store.builders import gate_analysis
 
 REPO = Path(__file__).resolve().parents[1]
 BUDGET_S = 60.0
@@ -134,24 +130,6 @@ def verdicts_for(incident_id: str, count: int, rng: random.Random) -> list[GateV
     return out
 
 
-def analysis_for(incident_id: str, verdicts: list[GateVerdict], started: datetime) -> Analysis:
-    """A minimal analysis: the incident and its remediation verdicts (the audit reads nothing else)."""
-    incident = Incident(
-        id=incident_id, severity="SEV2", started_at=started, resolved_at=started + timedelta(hours=1)
-    )
-    return Analysis(
-        incident=incident,
-        timeline=[],
-        moments=Moments(),
-        durations=Durations(),
-        onset=Onset(),
-        root_cause=RootCause(),
-        data_quality=[],
-        gaps=[],
-        remediation=verdicts,
-    )
-
-
 def publish_one(store: Store, analysis: Analysis, root: Path) -> tuple[int, datetime]:
     """Store one incident the way the publish path does; returns its audit entries and completion time."""
     iid = analysis.incident.id
@@ -187,7 +165,7 @@ def seed(url: str, incidents: int, actions: int, rng: random.Random, root: Path)
         for i in range(incidents):
             iid = f"INC-{i:05d}"
             verdicts = verdicts_for(iid, per + (i < extra), rng)
-            entries, ts = publish_one(store, analysis_for(iid, verdicts, started), root)
+            entries, ts = publish_one(store, gate_analysis(iid, verdicts, started), root)
             months.add(ts.strftime("%Y-%m"))
             seeded["actions"] += len(verdicts)
             seeded["actions_passed"] += sum(v.passed for v in verdicts)

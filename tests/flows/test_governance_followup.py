@@ -2,26 +2,21 @@
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import pytest
 
 from postmortem.model import (
-    Analysis,
     AuditEntry,
-    Durations,
     GateVerdict,
-    Incident,
-    Moments,
-    Onset,
-    RootCause,
 )
 from postmortem.settings import get_settings
 from postmortem.store import open_store
 from postmortem.store.records import TicketInfo
 from tasks import followup as fu
 from tasks import governance as gov
+from tests.store.builders import gate_analysis
 
 NOW = datetime(2026, 1, 1, 6, 0, tzinfo=UTC)
 
@@ -134,21 +129,6 @@ def test_open_tickets_with_owner_and_overdue_days() -> None:
 # ---------------------------------------------------------------- flows against the Prefect test server
 
 
-def _analysis(iid: str, verdicts: list[GateVerdict]) -> Analysis:
-    incident = Incident(id=iid, severity="SEV2", started_at=NOW, resolved_at=NOW + timedelta(hours=1))
-    return Analysis(
-        incident=incident,
-        timeline=[],
-        moments=Moments(),
-        durations=Durations(),
-        onset=Onset(),
-        root_cause=RootCause(),
-        data_quality=[],
-        gaps=[],
-        remediation=verdicts,
-    )
-
-
 def _seed(n_incidents: int) -> dict[str, object]:
     """Incidents with 3 actions each (2 pass), all completed this month; one more from no run at all."""
     with open_store(get_settings().db_url) as store:
@@ -159,9 +139,9 @@ def _seed(n_incidents: int) -> dict[str, object]:
                 _verdict(f"{iid}-ok-2", True),
                 _verdict(f"{iid}-bad", False, ["field 'due' is missing: say when"]),
             ]
-            store.save_analysis(_analysis(iid, verdicts))
+            store.save_analysis(gate_analysis(iid, verdicts, NOW))
             store.append_audit("test", gov.COMPLETED, iid, {})
-        store.save_analysis(_analysis("INC-untouched", [_verdict("x", False, ["vague: 'fix'"])]))
+        store.save_analysis(gate_analysis("INC-untouched", [_verdict("x", False, ["vague: 'fix'"])], NOW))
     return {"postmortems": n_incidents, "actions": 3 * n_incidents, "actions_passed": 2 * n_incidents}
 
 
@@ -205,7 +185,7 @@ def test_followup_flow_lists_open_and_overdue_tickets(prefect_harness, data_dir:
     with open_store(get_settings().db_url) as store:
         late = _verdict("late", True, owner="ana", due=date(2026, 1, 2))
         fine = _verdict("fine", True, owner="bo", due=date(2026, 3, 1))
-        store.save_analysis(_analysis("INC-9", [late, fine]))
+        store.save_analysis(gate_analysis("INC-9", [late, fine], NOW))
         first, _ = store.ensure_ticket("INC-9", late)
         store.ensure_ticket("INC-9", fine)
     report = followup(today="2026-01-05")

@@ -130,3 +130,20 @@ def analysis(incident_id: str = "INC-1", events: int = 40, actions: tuple[str, .
         gaps=[],
         remediation=[verdict(title, incident_id, passed=title != "B") for title in actions],
     )
+
+
+def gate_analysis(incident_id: str, verdicts: list[GateVerdict], started: datetime = T0) -> Analysis:
+    """A minimal analysis: the incident and its remediation verdicts, all the governance audit reads."""
+    return Analysis(
+        incident=Incident(
+            id=incident_id, severity="SEV2", started_at=started, resolved_at=started + timedelta(hours=1)
+        ),
+        timeline=[],
+        moments=Moments(),
+        durations=Durations(),
+        onset=Onset(),
+        root_cause=RootCause(),
+        data_quality=[],
+        gaps=[],
+        remediation=verdicts,
+    )
