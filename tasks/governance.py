@@ -175,6 +175,7 @@ def read_month_activity(db_url: str, period: Period) -> MonthActivity:
 
 @task(name="audit-gate-chunk", retries=2, retry_delay_seconds=1, cache_policy=NO_CACHE)
 def audit_chunk(db_url: str, incident_ids: list[str]) -> GateStats:
-    """Gate outcomes of one chunk of incidents (one store connection per chunk)."""
+    """Gate outcomes of one chunk of incidents (one store connection and one query per chunk)."""
     with open_store(db_url) as store:
-        return gate_stats([store.actions(iid) for iid in incident_ids])
+        verdicts = store.actions_of(incident_ids)
+    return gate_stats([verdicts[iid] for iid in incident_ids])

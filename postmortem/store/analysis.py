@@ -106,3 +106,16 @@ class AnalysisMixin(StoreSessions):
                 select(ActionRow.data).where(ActionRow.incident_id == incident_id).order_by(ActionRow.rank)
             ).all()
         return [GateVerdict.model_validate(d) for d in data]
+
+    def actions_of(self, incident_ids: Sequence[str]) -> dict[str, list[GateVerdict]]:
+        """Stored action verdicts of several incidents in one query, each in remediation order."""
+        verdicts: dict[str, list[GateVerdict]] = {iid: [] for iid in incident_ids}
+        with self._reader() as session:
+            rows = session.execute(
+                select(ActionRow.incident_id, ActionRow.data)
+                .where(ActionRow.incident_id.in_(list(verdicts)))
+                .order_by(ActionRow.incident_id, ActionRow.rank)
+            ).all()
+        for incident_id, data in rows:
+            verdicts[incident_id].append(GateVerdict.model_validate(data))
+        return verdicts

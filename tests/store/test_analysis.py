@@ -144,3 +144,12 @@ def test_non_finite_numbers_in_documents_are_stored_as_null(store: Store) -> Non
     finally:
         engine.dispose()
     assert features == {"proximity": None, "size": None, "ok": 0.5}
+
+
+def test_actions_of_several_incidents_match_each_incidents_actions(store: Store) -> None:
+    store.save_analysis(analysis("INC-1", actions=("A", "B", "C")))
+    store.save_analysis(analysis("INC-2", actions=("D",)))
+    got = store.actions_of(["INC-2", "INC-none", "INC-1"])
+    assert list(got) == ["INC-2", "INC-none", "INC-1"]
+    assert got == {iid: store.actions(iid) for iid in ("INC-2", "INC-none", "INC-1")}
+    assert [v.title for v in got["INC-1"]] == ["A", "B", "C"] and got["INC-none"] == []
