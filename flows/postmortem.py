@@ -39,7 +39,7 @@ def postmortem(
             f"incident {incident_id}: no evidence source; pass `bundle=<path to an incident bundle>` "
             "or `config=<path to postmortem.toml>` to collect it"
         )
-    source: str | Incident | None = incident  # what collect resolves: a path or id, or a fetched record
+    source: str | Incident = incident or incident_id  # what collect resolves, or the record fetched
     if config and not incident:  # a live incident: fetch it fresh, so a stale webhook cannot mislead the run
         current = pipeline.fetch_incident(config, incident_id)
         if not is_resolved(current):
@@ -49,7 +49,7 @@ def postmortem(
             return {"incident": current.id, "status": "not_resolved", "incident_status": current.status}
         source, incident_id = current, current.id
     collection = None
-    if config and source is not None:
+    if config:
         collection = pipeline.collect_evidence(config, source, incident_id, str(settings.data_dir))
         bundle = collection["bundle"]
         if collection["status"] != "complete":

@@ -122,9 +122,9 @@ def staged_docs_writer(staged: StagedDocs, timeout: float) -> DocsWriter:
         results: Sequence[QualityResult], folder: Path, run_name: str, run_time: datetime
     ) -> Path | None:
         done, index = answer(staged.task_run, timeout)
-        if done and (index is None or Path(staged.staging).is_dir()):  # moved already: a retried publish
-            if index is None:
-                return None
+        if done and index is None:  # no GX result, no site
+            return None
+        if done and Path(staged.staging).is_dir():  # not there: moved by an earlier try of this publish
             folder.parent.mkdir(parents=True, exist_ok=True)
             shutil.move(staged.staging, folder)
             return folder / Path(index).name
